@@ -1,0 +1,325 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseDurationMs } from './duration.ts';
+
+/** Environment variables as the process received them. */
+export type Env = Record<string, string | undefined>;
+
+/** One documented setting: the README's configuration table is generated from (and checked against) these. */
+export interface Setting {
+  name: string;
+  /** The default as written in the README, or '—' for none. */
+  default: string;
+  description: string;
+  secret?: boolean;
+}
+
+/** Thrown when one or more settings are malformed; the message names every bad variable (never a secret's value). */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const dbSettings = (hostDefault: string): Setting[] => [
+  { name: 'DATABASE_URL', default: '—', description: 'PostgreSQL URL; when set, the DB_* settings are ignored', secret: true },
+  { name: 'DB_HOST', default: hostDefault, description: 'Database host' },
+  { name: 'DB_PORT', default: '5432', description: 'Database port' },
+  { name: 'DB_NAME', default: '—', description: 'Database name' },
+  { name: 'DB_USER', default: '—', description: 'Database username' },
+  { name: 'DB_PASS', default: '—', description: 'Database password', secret: true },
+  { name: 'DB_PARAMS', default: '—', description: 'Extra connection parameters (e.g. `sslmode=disable`)' },
+  { name: 'DB_READY_TIMEOUT', default: '2m', description: 'Max wait for PostgreSQL readiness at start' },
+  { name: 'MIGRATE_ON_START', default: 'true', description: 'Apply database migrations at start (under an advisory lock)' },
+];
+
+/** Every setting the ingester reads, with its default. */
+export const ingesterSettings: Setting[] = [
+  { name: 'PORT', default: '8080', description: 'Health probe server port' },
+  ...dbSettings('—'),
+  { name: 'NAMESPACES', default: 'all (if empty)', description: 'Comma-separated list of namespaces to watch' },
+  { name: 'CLUSTER_NAME', default: 'kubeconfig cluster name', description: 'Cluster name stored with each event and prefixed to `global_uid`' },
+  { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig file of the watched cluster' },
+  { name: 'BATCH_MAX_ROWS', default: '1000', description: 'Largest number of rows in one insert statement' },
+  { name: 'BATCH_FLUSH_INTERVAL', default: '5ms', description: 'Longest time a row waits for more rows before its batch is written' },
+  { name: 'BUFFER_MAX_ROWS', default: '20000', description: 'Rows held in memory before the watch is paused (back-pressure)' },
+  { name: 'COMPOSITION_LOOKUP', default: 'true', description: 'Look up the involved object to find its `krateo.io/composition-id` label' },
+  { name: 'COMPOSITION_CACHE_TTL', default: '5m', description: 'How long a composition lookup result (found or not) is reused' },
+  { name: 'COMPOSITION_LOOKUP_CONCURRENCY', default: '8', description: 'Most composition lookups in flight at once' },
+  { name: 'RETENTION', default: '720h', description: 'Partitions older than this are dropped (Go duration; `d` for days accepted)' },
+  { name: 'RETENTION_MAX_BYTES', default: '0', description: 'When above 0, oldest partitions are dropped while the table is larger than this' },
+  { name: 'PARTITIONS_AHEAD_DAYS', default: '3', description: 'Daily partitions created ahead of today' },
+  { name: 'MAINTENANCE_INTERVAL', default: '1h', description: 'How often partitions are created ahead and retention applied' },
+  { name: 'SHUTDOWN_TIMEOUT', default: '20s', description: 'Longest graceful drain on SIGTERM/SIGINT' },
+  { name: 'STATUS_LOG_INTERVAL', default: '30s', description: 'How often a pipeline status line is logged (0 disables)' },
+  { name: 'DEBUG', default: 'false', description: 'Enable debug logging' },
+  { name: 'OTEL_ENABLED', default: 'false', description: 'Enable OpenTelemetry metrics export' },
+  { name: 'OTEL_EXPORT_INTERVAL', default: '50s', description: 'OpenTelemetry metric export interval' },
+];
+
+/** Every setting the presenter reads, with its default. */
+export const presenterSettings: Setting[] = [
+  { name: 'PORT', default: '8083', description: 'HTTP server port' },
+  { name: 'DEBUG', default: 'false', description: 'Enable debug logging' },
+  ...dbSettings('localhost'),
+  { name: 'JWT_SIGN_KEY', default: '—', description: 'HMAC signing key for JWT validation (required)', secret: true },
+  { name: 'AUTHN_NS', default: '—', description: 'Kubernetes namespace where user clientconfig secrets live (required)' },
+  { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
+  { name: 'HEARTBEAT_INTERVAL', default: '15s', description: 'SSE comment heartbeat interval' },
+  { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
+  { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes queued for one slow SSE client before it is told to resume and closed' },
+  { name: 'REPLAY_MAX_ROWS', default: '10000', description: 'Most rows replayed after `Last-Event-ID` before the client is told to resume again' },
+  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-namespace authorisation decision is reused' },
+  { name: 'AUTHZ_STRICT', default: 'false', description: 'Also require `get` on the involved object\'s resource type' },
+  { name: 'CORS_ORIGINS', default: '*', description: 'Comma-separated allowed browser origins' },
+  { name: 'EVENTS_MAX_LIMIT', default: '1000', description: 'Largest `limit` accepted by `/events`' },
+  { name: 'SHUTDOWN_TIMEOUT', default: '10s', description: 'Longest graceful drain on SIGTERM/SIGINT' },
+  { name: 'OTEL_ENABLED', default: 'true', description: 'Enable OpenTelemetry metrics' },
+  { name: 'OTEL_EXPORT_INTERVAL', default: '30s', description: 'Metrics export interval' },
+];
+
+/** Where and how to reach PostgreSQL. `url` carries the password: never log it, log `safeUrl`. */
+export interface DatabaseConfig {
+  url: string;
+  safeUrl: string;
+  readyTimeoutMs: number;
+  migrateOnStart: boolean;
+}
+
+/** How to reach the Kubernetes API server. */
+export interface KubeSource {
+  kubeconfigPath?: string;
+  inCluster: boolean;
+}
+
+/** Collects problems so that every bad variable is reported at once. */
+export class EnvReader {
+  readonly problems: string[] = [];
+  constructor(
+    readonly env: Env,
+    private readonly settings: Setting[],
+  ) {}
+
+  raw(name: string): string | undefined {
+    if (!this.settings.some((s) => s.name === name)) throw new Error(`undeclared setting ${name}`);
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string;
+  string(name: string): string | undefined;
+  string(name: string, fallback?: string): string | undefined {
+    return this.raw(name) ?? fallback;
+  }
+
+  required(name: string): string {
+    const value = this.raw(name);
+    if (value === undefined) this.problems.push(`${name} is required`);
+    return value ?? '';
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const text = this.raw(name)?.toLowerCase();
+    if (text === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(text)) return true;
+    if (['false', '0', 'no', 'off'].includes(text)) return false;
+    this.problems.push(`${name} must be true or false, got ${JSON.stringify(this.raw(name))}`);
+    return fallback;
+  }
+
+  durationMs(name: string, fallback: string, minMs = 0): number {
+    const text = this.raw(name) ?? fallback;
+    const value = parseDurationMs(text);
+    if (value === undefined || value < minMs) {
+      this.problems.push(`${name} must be a duration like 30s, 2m or 1h30m${minMs ? ` of at least ${minMs}ms` : ''}, got ${JSON.stringify(text)}`);
+      return parseDurationMs(fallback)!;
+    }
+    return value;
+  }
+
+  list(name: string): string[] {
+    const text = this.raw(name);
+    if (text === undefined) return [];
+    return [...new Set(text.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  }
+
+  throwIfInvalid(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+function readDatabase(r: EnvReader, hostDefault: string | undefined): DatabaseConfig {
+  const readyTimeoutMs = r.durationMs('DB_READY_TIMEOUT', '2m');
+  const migrateOnStart = r.boolean('MIGRATE_ON_START', true);
+  const direct = r.raw('DATABASE_URL');
+  if (direct !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(direct);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol)) {
+      r.problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+      return { url: '', safeUrl: '', readyTimeoutMs, migrateOnStart };
+    }
+    return { url: direct, safeUrl: redactUrl(parsed), readyTimeoutMs, migrateOnStart };
+  }
+  const host = hostDefault === undefined ? r.required('DB_HOST') : r.string('DB_HOST', hostDefault);
+  const port = r.integer('DB_PORT', 5432, 1, 65535);
+  const name = r.string('DB_NAME');
+  const user = r.string('DB_USER');
+  const pass = r.string('DB_PASS');
+  const params = r.string('DB_PARAMS');
+  if (params !== undefined && !/^[^=&\s]+=[^&\s]*(&[^=&\s]+=[^&\s]*)*$/.test(params)) {
+    r.problems.push(`DB_PARAMS must look like key=value&key2=value2, got ${JSON.stringify(params)}`);
+  }
+  const url = new URL('postgres://localhost');
+  url.hostname = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  url.port = String(port);
+  url.pathname = `/${encodeURIComponent(name ?? '')}`;
+  if (user !== undefined) url.username = encodeURIComponent(user);
+  if (pass !== undefined) url.password = encodeURIComponent(pass);
+  if (params !== undefined) url.search = params;
+  return { url: url.href, safeUrl: redactUrl(url), readyTimeoutMs, migrateOnStart };
+}
+
+/** The URL with any password replaced by `***`, safe to log. */
+export function redactUrl(url: URL | string): string {
+  const copy = new URL(String(url));
+  if (copy.password) copy.password = '***';
+  return copy.href;
+}
+
+function readKube(r: EnvReader): KubeSource {
+  const explicit = r.string('KUBECONFIG');
+  if (explicit !== undefined) return { kubeconfigPath: explicit.split(':')[0], inCluster: false };
+  if (r.env.KUBERNETES_SERVICE_HOST) return { inCluster: true };
+  const home = join(r.env.HOME ?? homedir(), '.kube', 'config');
+  return existsSync(home) ? { kubeconfigPath: home, inCluster: false } : { inCluster: false };
+}
+
+/** Ingester settings, fully parsed. */
+export interface IngesterConfig {
+  port: number;
+  db: DatabaseConfig;
+  namespaces: string[];
+  clusterName?: string;
+  kube: KubeSource;
+  batchMaxRows: number;
+  batchFlushIntervalMs: number;
+  bufferMaxRows: number;
+  compositionLookup: boolean;
+  compositionCacheTtlMs: number;
+  compositionLookupConcurrency: number;
+  retentionMs: number;
+  retentionMaxBytes: number;
+  partitionsAheadDays: number;
+  maintenanceIntervalMs: number;
+  shutdownTimeoutMs: number;
+  statusLogIntervalMs: number;
+  debug: boolean;
+  otelEnabled: boolean;
+  otelExportIntervalMs: number;
+}
+
+/** Parses the ingester's settings; throws ConfigError naming every malformed variable. */
+export function loadIngesterConfig(env: Env): IngesterConfig {
+  const r = new EnvReader(env, ingesterSettings);
+  const config: IngesterConfig = {
+    port: r.integer('PORT', 8080, 0, 65535),
+    db: readDatabase(r, undefined),
+    namespaces: r.list('NAMESPACES'),
+    clusterName: r.string('CLUSTER_NAME'),
+    kube: readKube(r),
+    batchMaxRows: r.integer('BATCH_MAX_ROWS', 1000, 1, 5000),
+    batchFlushIntervalMs: r.durationMs('BATCH_FLUSH_INTERVAL', '5ms'),
+    bufferMaxRows: r.integer('BUFFER_MAX_ROWS', 20000, 1, 10_000_000),
+    compositionLookup: r.boolean('COMPOSITION_LOOKUP', true),
+    compositionCacheTtlMs: r.durationMs('COMPOSITION_CACHE_TTL', '5m'),
+    compositionLookupConcurrency: r.integer('COMPOSITION_LOOKUP_CONCURRENCY', 8, 1, 1000),
+    retentionMs: r.durationMs('RETENTION', '720h', 86_400_000),
+    retentionMaxBytes: r.integer('RETENTION_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    partitionsAheadDays: r.integer('PARTITIONS_AHEAD_DAYS', 3, 0, 365),
+    maintenanceIntervalMs: r.durationMs('MAINTENANCE_INTERVAL', '1h', 1000),
+    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '20s'),
+    statusLogIntervalMs: r.durationMs('STATUS_LOG_INTERVAL', '30s'),
+    debug: r.boolean('DEBUG', false),
+    otelEnabled: r.boolean('OTEL_ENABLED', false),
+    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '50s', 1),
+  };
+  if (config.batchMaxRows > config.bufferMaxRows) {
+    r.problems.push('BUFFER_MAX_ROWS must be at least BATCH_MAX_ROWS');
+  }
+  r.throwIfInvalid();
+  return config;
+}
+
+/** Presenter settings, fully parsed. */
+export interface PresenterConfig {
+  port: number;
+  debug: boolean;
+  db: DatabaseConfig;
+  jwtSignKey: string;
+  authnNamespace: string;
+  kube: KubeSource;
+  heartbeatIntervalMs: number;
+  sseRetryMs: number;
+  sseClientBufferBytes: number;
+  replayMaxRows: number;
+  authzCacheTtlMs: number;
+  authzStrict: boolean;
+  corsOrigins: string[];
+  eventsMaxLimit: number;
+  shutdownTimeoutMs: number;
+  otelEnabled: boolean;
+  otelExportIntervalMs: number;
+}
+
+/** Parses the presenter's settings; throws ConfigError naming every malformed variable. */
+export function loadPresenterConfig(env: Env): PresenterConfig {
+  const r = new EnvReader(env, presenterSettings);
+  const corsOrigins = r.list('CORS_ORIGINS');
+  const config: PresenterConfig = {
+    port: r.integer('PORT', 8083, 0, 65535),
+    debug: r.boolean('DEBUG', false),
+    db: readDatabase(r, 'localhost'),
+    jwtSignKey: r.required('JWT_SIGN_KEY'),
+    authnNamespace: r.required('AUTHN_NS'),
+    kube: readKube(r),
+    heartbeatIntervalMs: r.durationMs('HEARTBEAT_INTERVAL', '15s', 100),
+    sseRetryMs: r.durationMs('SSE_RETRY', '3s'),
+    sseClientBufferBytes: r.integer('SSE_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1 << 30),
+    replayMaxRows: r.integer('REPLAY_MAX_ROWS', 10_000, 1, 10_000_000),
+    authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s'),
+    authzStrict: r.boolean('AUTHZ_STRICT', false),
+    corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
+    eventsMaxLimit: r.integer('EVENTS_MAX_LIMIT', 1000, 1, 100_000),
+    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s'),
+    otelEnabled: r.boolean('OTEL_ENABLED', true),
+    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1),
+  };
+  r.throwIfInvalid();
+  return config;
+}
+
+/** Database settings alone (drizzle-kit and tools): DB_HOST defaults to localhost. */
+export function loadDatabaseConfig(env: Env): DatabaseConfig {
+  const r = new EnvReader(env, dbSettings('localhost'));
+  const db = readDatabase(r, 'localhost');
+  r.throwIfInvalid();
+  return db;
+}

@@ -1,0 +1,92 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { errorFields, type Logger } from './log.ts';
+
+/** A postgres.js client. */
+export type Sql = postgres.Sql;
+
+/** The folder holding drizzle's migrations in a source checkout. */
+export const defaultMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', 'drizzle');
+
+/**
+ * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
+ * 2^53) and server notices are not printed.
+ */
+export function createSql(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'events-stack' },
+    types: {
+      bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
+    },
+  });
+}
+
+/** Doubles `delayMs` up to `maxMs`; the shared shape of every retry loop here. */
+export function nextBackoffMs(delayMs: number, maxMs: number): number {
+  return Math.min(maxMs, Math.max(1, delayMs) * 2);
+}
+
+/**
+ * Waits until the database answers a query, retrying with capped exponential backoff (each attempt
+ * logged). Throws an error naming the timeout and the last failure when `timeoutMs` has passed.
+ */
+export async function waitForDb(
+  sql: Sql,
+  options: { timeoutMs: number; log: Logger; maxDelayMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let delayMs = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`select 1`;
+      if (attempt > 1) options.log.info('database ready', { attempt });
+      return;
+    } catch (err) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0 || options.signal?.aborted) {
+        const cause = err instanceof Error ? err.message : String(err);
+        throw new Error(`database not ready after ${options.timeoutMs} ms (${attempt} attempts): ${cause}`);
+      }
+      const waitMs = Math.min(delayMs, remainingMs);
+      options.log.warn('database not ready, retrying', { attempt, delay_ms: waitMs, ...errorFields(err) });
+      await Bun.sleep(waitMs);
+      delayMs = nextBackoffMs(delayMs, options.maxDelayMs ?? 5000);
+    }
+  }
+}
+
+const migrationLockKey = 'events-stack-migrations';
+
+/**
+ * Applies drizzle's migrations from `migrationsFolder`. Holds a session advisory lock meanwhile, so
+ * processes starting together apply them once, one after the other; the losers find nothing to do.
+ */
+export async function runMigrations(
+  url: string,
+  options: { log: Logger; migrationsFolder?: string },
+): Promise<void> {
+  const client = createSql(url, { max: 2, applicationName: 'events-stack-migrate' });
+  try {
+    const lock = await client.reserve();
+    try {
+      await lock`select pg_advisory_lock(hashtext(${migrationLockKey}))`;
+      const started = performance.now();
+      await migrate(drizzle(client), {
+        migrationsFolder: options.migrationsFolder ?? defaultMigrationsFolder,
+        migrationsSchema: 'drizzle',
+        migrationsTable: '__drizzle_migrations',
+      });
+      options.log.info('migrations applied', { duration_ms: Math.round(performance.now() - started) });
+    } finally {
+      await lock`select pg_advisory_unlock(hashtext(${migrationLockKey}))`.catch(() => {});
+      lock.release();
+    }
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,49 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * `k8s_events`: one row per Event version. The migration turns this declaration into a table
+ * partitioned by day on `created_at` (see drizzle/0000_*.sql and docs/decisions/001-partitioning.md).
+ * Column names and meanings are Krateo's; `seq` and the columns after `resource_version` are ours.
+ */
+export const k8sEvents = pgTable(
+  'k8s_events',
+  {
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'string' }).notNull(),
+    eventId: uuid('event_id').notNull().defaultRandom(),
+    clusterName: text('cluster_name').notNull(),
+    uid: text('uid').notNull(),
+    globalUid: text('global_uid').notNull(),
+    namespace: text('namespace').notNull(),
+    resourceKind: text('resource_kind').notNull(),
+    resourceName: text('resource_name').notNull(),
+    involvedObjectUid: text('involved_object_uid'),
+    eventType: text('event_type').notNull(),
+    reason: text('reason'),
+    message: text('message'),
+    compositionId: uuid('composition_id'),
+    raw: jsonb('raw').notNull(),
+    resourceVersion: text('resource_version').notNull(),
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    count: integer('count').notNull().default(1),
+    firstSeen: timestamp('first_seen', { withTimezone: true, mode: 'string' }),
+    reportingController: text('reporting_controller'),
+    labels: jsonb('labels'),
+    insertedAt: timestamp('inserted_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Idempotent writes: the same Event version written twice is a no-op. The partition key must be part of it.
+    uniqueIndex('k8s_events_version_key').on(t.clusterName, t.uid, t.resourceVersion, t.createdAt),
+    index('k8s_events_seq_idx').on(t.seq),
+    index('k8s_events_created_at_idx').on(t.createdAt, t.seq),
+    index('k8s_events_global_uid_idx').on(t.globalUid, t.createdAt),
+    index('k8s_events_namespace_idx').on(t.namespace, t.createdAt),
+    index('k8s_events_composition_idx').on(t.compositionId, t.createdAt).where(sql`${t.compositionId} is not null`),
+    index('k8s_events_involved_object_idx').on(t.involvedObjectUid, t.createdAt).where(sql`${t.involvedObjectUid} is not null`),
+  ],
+);
+
+/** A row as read back from `k8s_events`. */
+export type EventRow = typeof k8sEvents.$inferSelect;
+/** A row as written by the ingester (database defaults fill the rest). */
+export type NewEventRow = typeof k8sEvents.$inferInsert;
