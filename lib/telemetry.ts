@@ -1,0 +1,54 @@
+import { metrics as otelMetrics, type Meter } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { errorFields, type Logger } from './log.ts';
+
+/** A meter plus the means to flush and stop it. */
+export interface Telemetry {
+  meter: Meter;
+  /** Flushes and stops the exporter; never takes longer than `timeoutMs` (a collector that is down must not hold up shutdown). */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Creates the service's meter. When `enabled`, metrics are exported as OTLP/protobuf over HTTP every
+ * `exportIntervalMs` (endpoint and headers from the standard `OTEL_EXPORTER_OTLP_*` variables, which
+ * the exporter reads itself). When disabled, the meter records nothing. `reader` replaces the OTLP
+ * exporter (tests pass an in-memory reader).
+ */
+export function createTelemetry(options: {
+  serviceName: string;
+  enabled: boolean;
+  exportIntervalMs: number;
+  log: Logger;
+  reader?: IMetricReader;
+}): Telemetry {
+  if (!options.enabled && !options.reader) {
+    return { meter: otelMetrics.getMeterProvider().getMeter(options.serviceName), shutdown: async () => {} };
+  }
+  const reader =
+    options.reader ??
+    new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter(),
+      exportIntervalMillis: options.exportIntervalMs,
+      exportTimeoutMillis: Math.min(options.exportIntervalMs, 10_000),
+    });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+    readers: [reader],
+  });
+  options.log.info('metrics enabled', { export_interval_ms: options.exportIntervalMs });
+  return {
+    meter: provider.getMeter(options.serviceName),
+    shutdown: async (timeoutMs = 3000) => {
+      const timeout = Bun.sleep(timeoutMs).then(() => 'timeout' as const);
+      try {
+        const outcome = await Promise.race([provider.shutdown({ timeoutMillis: timeoutMs }).then(() => 'done' as const), timeout]);
+        if (outcome === 'timeout') options.log.warn('metrics shutdown timed out', { timeout_ms: timeoutMs });
+      } catch (err) {
+        options.log.warn('metrics shutdown failed', errorFields(err));
+      }
+    },
+  };
+}
