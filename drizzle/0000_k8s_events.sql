@@ -43,11 +43,9 @@ BEGIN
   IF to_regclass(quote_ident(part)) IS NOT NULL THEN
     RETURN false;
   END IF;
-  -- Serialises concurrent creators (two ingesters, or maintenance and an on-demand create).
+  -- Serialises concurrent creators (two ingesters, or maintenance and an on-demand create); the
+  -- loser then fails on the name, which is the one reliable check after waiting.
   PERFORM pg_advisory_xact_lock(hashtext('k8s_events_partitions'));
-  IF to_regclass(quote_ident(part)) IS NOT NULL THEN
-    RETURN false;
-  END IF;
   EXECUTE format(
     'CREATE TABLE %I PARTITION OF k8s_events FOR VALUES FROM (%L) TO (%L)',
     part,
@@ -55,6 +53,8 @@ BEGIN
     to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00'
   );
   RETURN true;
+EXCEPTION WHEN duplicate_table THEN
+  RETURN false;
 END
 $$;
 --> statement-breakpoint

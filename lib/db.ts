@@ -7,13 +7,16 @@ import { errorFields, type Logger } from './log.ts';
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
+/** A client or an open transaction: anything that runs queries. */
+export type Queryable = postgres.Sql | postgres.TransactionSql;
 
 /** The folder holding drizzle's migrations in a source checkout. */
 export const defaultMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', 'drizzle');
 
 /**
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
- * 2^53) and server notices are not printed.
+ * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
+ * serialise once), and server notices are not printed.
  */
 export function createSql(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
   return postgres(url, {
@@ -22,6 +25,19 @@ export function createSql(url: string, options: { max?: number; applicationName?
     connection: { application_name: options.applicationName ?? 'events-stack' },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
+      // Kubernetes MicroTime strings keep their microseconds (a Date would cut them to ms).
+      timestamptz: {
+        to: 1184,
+        from: [1082, 1114, 1184],
+        serialize: (value: Date | string) => (typeof value === 'string' ? value : value.toISOString()),
+        parse: (value: string) => new Date(value),
+      },
+      jsonText: {
+        to: 3802,
+        from: [114, 3802],
+        serialize: (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value)),
+        parse: (value: string) => JSON.parse(value),
+      },
     },
   });
 }

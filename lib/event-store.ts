@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { Sql } from './db.ts';
+import type { Queryable } from './db.ts';
 
 /**
  * One Event version ready to be written: snake_case keys equal to the `k8s_events` columns.
@@ -61,7 +61,7 @@ export function utcDay(timestamp: string): string {
  * and returns how many rows were new. A day without a partition gets one and the statement is
  * retried, so no row is refused for lack of a partition. Other errors are thrown unchanged.
  */
-export async function insertEventRows(sql: Sql, records: readonly EventRecord[]): Promise<number> {
+export async function insertEventRows(sql: Queryable, records: readonly EventRecord[]): Promise<number> {
   if (records.length === 0) return 0;
   const insert = () =>
     sql`insert into k8s_events ${sql(records as EventRecord[], ...recordColumns)} on conflict do nothing`;
@@ -104,7 +104,7 @@ export interface StoredEvent {
  * trigger makes seq order equal commit order (docs/decisions/002-commit-ordered-seq.md).
  */
 export async function readEventsAfter(
-  sql: Sql,
+  sql: Queryable,
   options: { afterSeq: number; limit: number; where?: postgres.PendingQuery<postgres.Row[]> | postgres.Fragment },
 ): Promise<StoredEvent[]> {
   const extra = options.where ? sql`and (${options.where})` : sql``;
@@ -119,7 +119,7 @@ export async function readEventsAfter(
 }
 
 /** The highest `seq` stored, or 0 for an empty table: where a new live reader starts. */
-export async function readLastSeq(sql: Sql): Promise<number> {
+export async function readLastSeq(sql: Queryable): Promise<number> {
   const [row] = await sql<{ seq: number | null }[]>`select max(seq) as seq from k8s_events`;
   return row?.seq ?? 0;
 }

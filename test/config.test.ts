@@ -1,0 +1,177 @@
+import { describe, expect, test } from 'bun:test';
+import { ConfigError, loadDatabaseConfig, loadIngesterConfig, loadPresenterConfig, type Env } from '../lib/config.ts';
+import { formatDurationMs, parseDurationMs } from '../lib/duration.ts';
+
+const ingesterEnv = (extra: Env = {}): Env => ({ DB_HOST: 'db.example', DB_NAME: 'events', DB_USER: 'u', DB_PASS: 'p', ...extra });
+const presenterEnv = (extra: Env = {}): Env => ({ JWT_SIGN_KEY: 'k', AUTHN_NS: 'krateo-system', KUBECONFIG: '/kc', ...extra });
+
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('Go-style durations', () => {
+  test.each([
+    ['0', 0],
+    ['300ms', 300],
+    ['30s', 30_000],
+    ['2m', 120_000],
+    ['1h30m', 5_400_000],
+    ['1.5h', 5_400_000],
+    ['2h45m10s', 9_910_000],
+    ['500us', 0.5],
+    ['7d', 604_800_000],
+  ])('%p parses to %p ms', (text, ms) => {
+    expect(parseDurationMs(text)).toBe(ms);
+  });
+
+  test.each(['', '10', '-1s', '1x', 's', '1h 30m', '1.h.5', 'abc'])('%p is rejected', (text) => {
+    expect(parseDurationMs(text)).toBeUndefined();
+  });
+
+  test('formatting gives the compact form', () => {
+    expect([0, 250, 30_000, 5_400_000].map(formatDurationMs)).toEqual(['0s', '250ms', '30s', '1h30m']);
+  });
+});
+
+describe('ingester configuration', () => {
+  test('defaults follow the seed table', () => {
+    const config = loadIngesterConfig(ingesterEnv({ KUBECONFIG: '/kc' }));
+    expect(config).toEqual({
+      port: 8080,
+      db: {
+        url: 'postgres://u:p@db.example:5432/events',
+        safeUrl: 'postgres://u:***@db.example:5432/events',
+        readyTimeoutMs: 120_000,
+        migrateOnStart: true,
+      },
+      namespaces: [],
+      clusterName: undefined,
+      kube: { kubeconfigPath: '/kc', inCluster: false },
+      batchMaxRows: 1000,
+      batchFlushIntervalMs: 5,
+      bufferMaxRows: 20_000,
+      compositionLookup: true,
+      compositionCacheTtlMs: 300_000,
+      compositionLookupConcurrency: 8,
+      retentionMs: 2_592_000_000,
+      retentionMaxBytes: 0,
+      partitionsAheadDays: 3,
+      maintenanceIntervalMs: 3_600_000,
+      shutdownTimeoutMs: 20_000,
+      statusLogIntervalMs: 30_000,
+      debug: false,
+      otelEnabled: false,
+      otelExportIntervalMs: 50_000,
+    });
+  });
+
+  test('NAMESPACES is trimmed, de-duplicated and ignores empty entries', () => {
+    expect(loadIngesterConfig(ingesterEnv({ NAMESPACES: ' a, b ,,a, c ,' })).namespaces).toEqual(['a', 'b', 'c']);
+  });
+
+  test('DB_HOST is required unless DATABASE_URL is given', () => {
+    expect(problemsOf(() => loadIngesterConfig({}))).toEqual(['DB_HOST is required']);
+    const config = loadIngesterConfig({ DATABASE_URL: 'postgres://x:secret@h:6000/d?sslmode=disable' });
+    expect(config.db.url).toBe('postgres://x:secret@h:6000/d?sslmode=disable');
+    expect(config.db.safeUrl).toBe('postgres://x:***@h:6000/d?sslmode=disable');
+  });
+
+  test('DB_PARAMS, odd characters in credentials and IPv6 hosts make a valid URL', () => {
+    const config = loadIngesterConfig(ingesterEnv({ DB_HOST: '::1', DB_USER: 'a@b', DB_PASS: 'p/w:d', DB_PARAMS: 'sslmode=disable&application_name=x' }));
+    expect(config.db.url).toBe('postgres://a%40b:p%2Fw%3Ad@[::1]:5432/events?sslmode=disable&application_name=x');
+    expect(new URL(config.db.url).password).toBe('p%2Fw%3Ad');
+  });
+
+  test.each([
+    ['PORT', 'http', 'PORT must be an integer from 0 to 65535, got "http"'],
+    ['PORT', '70000', 'PORT must be an integer from 0 to 65535, got "70000"'],
+    ['DB_PORT', '-5', 'DB_PORT must be an integer from 1 to 65535, got "-5"'],
+    ['DB_READY_TIMEOUT', '2 minutes', 'DB_READY_TIMEOUT must be a duration like 30s, 2m or 1h30m, got "2 minutes"'],
+    ['OTEL_ENABLED', 'maybe', 'OTEL_ENABLED must be true or false, got "maybe"'],
+    ['OTEL_EXPORT_INTERVAL', '0', 'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms, got "0"'],
+    ['BATCH_MAX_ROWS', '0', 'BATCH_MAX_ROWS must be an integer from 1 to 5000, got "0"'],
+    ['RETENTION', '1h', 'RETENTION must be a duration like 30s, 2m or 1h30m of at least 86400000ms, got "1h"'],
+    ['DB_PARAMS', 'sslmode', 'DB_PARAMS must look like key=value&key2=value2, got "sslmode"'],
+    ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
+  ])('a malformed %s is reported', (name, value, message) => {
+    expect(problemsOf(() => loadIngesterConfig(ingesterEnv({ [name]: value })))).toEqual([message]);
+  });
+
+  test('several bad values are reported together in one error', () => {
+    let error: unknown;
+    try {
+      loadIngesterConfig({ PORT: 'x', DB_PORT: 'y', OTEL_EXPORT_INTERVAL: '5 s' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      'invalid configuration: PORT must be an integer from 0 to 65535, got "x"; DB_HOST is required; ' +
+        'DB_PORT must be an integer from 1 to 65535, got "y"; ' +
+        'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms, got "5 s"',
+    );
+  });
+
+  test('a bad DATABASE_URL never echoes its password', () => {
+    const problems = problemsOf(() => loadIngesterConfig({ DATABASE_URL: 'not a url with hunter2' }));
+    expect(problems.join(' ')).not.toContain('hunter2');
+  });
+});
+
+describe('presenter configuration', () => {
+  test('defaults follow the seed table', () => {
+    const config = loadPresenterConfig(presenterEnv());
+    expect(config).toEqual({
+      port: 8083,
+      debug: false,
+      db: { url: 'postgres://localhost:5432/', safeUrl: 'postgres://localhost:5432/', readyTimeoutMs: 120_000, migrateOnStart: true },
+      jwtSignKey: 'k',
+      authnNamespace: 'krateo-system',
+      kube: { kubeconfigPath: '/kc', inCluster: false },
+      heartbeatIntervalMs: 15_000,
+      sseRetryMs: 3000,
+      sseClientBufferBytes: 1_048_576,
+      replayMaxRows: 10_000,
+      authzCacheTtlMs: 30_000,
+      authzStrict: false,
+      corsOrigins: ['*'],
+      eventsMaxLimit: 1000,
+      shutdownTimeoutMs: 10_000,
+      otelEnabled: true,
+      otelExportIntervalMs: 30_000,
+    });
+  });
+
+  test('JWT_SIGN_KEY and AUTHN_NS are required, and a secret value is never echoed', () => {
+    expect(problemsOf(() => loadPresenterConfig({}))).toEqual(['JWT_SIGN_KEY is required', 'AUTHN_NS is required']);
+    const problems = problemsOf(() => loadPresenterConfig(presenterEnv({ DB_PASS: 'hunter2', DB_PORT: 'x' })));
+    expect(problems.join(' ')).not.toContain('hunter2');
+  });
+
+  test('the in-cluster service account is used when no kubeconfig is given', () => {
+    const config = loadPresenterConfig({ JWT_SIGN_KEY: 'k', AUTHN_NS: 'n', KUBERNETES_SERVICE_HOST: '10.0.0.1', HOME: '/nonexistent' });
+    expect(config.kube).toEqual({ inCluster: true });
+  });
+
+  test('CORS_ORIGINS, DEBUG and the SSE settings are parsed', () => {
+    const config = loadPresenterConfig(
+      presenterEnv({ CORS_ORIGINS: 'https://a.example, https://b.example', DEBUG: 'TRUE', HEARTBEAT_INTERVAL: '500ms', AUTHZ_STRICT: '1' }),
+    );
+    expect([config.corsOrigins, config.debug, config.heartbeatIntervalMs, config.authzStrict]).toEqual([
+      ['https://a.example', 'https://b.example'],
+      true,
+      500,
+      true,
+    ]);
+  });
+
+  test('drizzle-kit settings default to localhost like the presenter', () => {
+    expect(loadDatabaseConfig({ DB_NAME: 'x' }).url).toBe('postgres://localhost:5432/x');
+  });
+});

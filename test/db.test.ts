@@ -1,0 +1,243 @@
+import { describe, expect, test } from 'bun:test';
+import { createSql, runMigrations, waitForDb } from '../lib/db.ts';
+import { insertEventRows, readEventsAfter, readLastSeq } from '../lib/event-store.ts';
+import { silentLogger } from '../lib/log.ts';
+import { buildRecord } from './support/builders.ts';
+import { createTestDatabase } from './support/pg.ts';
+
+async function migratedDatabase() {
+  const db = await createTestDatabase();
+  await runMigrations(db.url, { log: silentLogger });
+  const sql = createSql(db.url, { max: 4 });
+  return {
+    url: db.url,
+    sql,
+    async [Symbol.asyncDispose]() {
+      await sql.end({ timeout: 5 });
+      await db[Symbol.asyncDispose]();
+    },
+  };
+}
+
+describe('migrations', () => {
+  test('two processes migrating an empty database at once both succeed and apply it once', async () => {
+    await using db = await createTestDatabase();
+    await Promise.all([runMigrations(db.url, { log: silentLogger }), runMigrations(db.url, { log: silentLogger })]);
+    const sql = createSql(db.url, { max: 1 });
+    try {
+      const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+      const kind = await sql`select relkind from pg_class where relname = 'k8s_events'`;
+      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([1, 'p']);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('the table is partitioned by created_at with daily UTC partitions from yesterday to three days ahead, and no default partition', async () => {
+    await using db = await migratedDatabase();
+    const [key] = await db.sql`select pg_get_partkeydef('k8s_events'::regclass) as def`;
+    const parts = await db.sql<{ name: string; bound: string }[]>`
+      select c.relname as name, pg_get_expr(c.relpartbound, c.oid) as bound
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'k8s_events'::regclass order by 1`;
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    expect(key!.def).toBe('RANGE (created_at)');
+    expect(parts.map((p) => p.name)).toEqual([-1, 0, 1, 2, 3].map((o) => `k8s_events_${day(o).replaceAll('-', '_')}`));
+    expect(parts.some((p) => p.bound === 'DEFAULT')).toBe(false);
+  });
+
+  test('waiting for an unreachable database ends with a clear error after the timeout', async () => {
+    const sql = createSql('postgres://nobody@127.0.0.1:1/none', { max: 1 });
+    try {
+      await expect(waitForDb(sql, { timeoutMs: 300, log: silentLogger, maxDelayMs: 50 })).rejects.toThrow(/^database not ready after 300 ms \(\d+ attempts\): /);
+    } finally {
+      await sql.end();
+    }
+  });
+});
+
+describe('writing events', () => {
+  test('writing the same version twice stores it once', async () => {
+    await using db = await migratedDatabase();
+    const record = buildRecord();
+    expect(await insertEventRows(db.sql, [record])).toBe(1);
+    expect(await insertEventRows(db.sql, [record, buildRecord()])).toBe(1);
+    const [row] = await db.sql`select count(*)::int as n from k8s_events`;
+    expect(row!.n).toBe(2);
+  });
+
+  test('every column is read back as written', async () => {
+    await using db = await migratedDatabase();
+    const record = buildRecord({
+      created_at: '2026-11-27T10:00:00.123456Z',
+      first_seen: '2026-11-27T09:00:00Z',
+      composition_id: '6f1b4a3e-9a7c-4c1e-8d2f-0a1b2c3d4e5f',
+      involved_object_uid: 'pod-uid',
+      reporting_controller: 'kubelet',
+      labels: JSON.stringify({ 'krateo.io/composition-id': '6f1b4a3e-9a7c-4c1e-8d2f-0a1b2c3d4e5f' }),
+      raw: JSON.stringify({ message: 'ünïcødé ✓', count: 3 }),
+      count: 3,
+    });
+    await insertEventRows(db.sql, [record]);
+    const [row] = await db.sql`
+      select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as created_at, first_seen, composition_id::text,
+             involved_object_uid, reporting_controller, labels, raw, count, global_uid, seq, event_id is not null as has_id
+      from k8s_events`;
+    expect(row).toEqual({
+      created_at: '2026-11-27T10:00:00.123456',
+      first_seen: new Date('2026-11-27T09:00:00Z'),
+      composition_id: '6f1b4a3e-9a7c-4c1e-8d2f-0a1b2c3d4e5f',
+      involved_object_uid: 'pod-uid',
+      reporting_controller: 'kubelet',
+      labels: { 'krateo.io/composition-id': '6f1b4a3e-9a7c-4c1e-8d2f-0a1b2c3d4e5f' },
+      raw: { message: 'ünïcødé ✓', count: 3 },
+      count: 3,
+      global_uid: record.global_uid,
+      seq: 1,
+      has_id: true,
+    });
+  });
+
+  test('a row for a day without a partition gets one on demand', async () => {
+    await using db = await migratedDatabase();
+    const farPast = buildRecord({ created_at: '2019-03-04T23:59:59Z' });
+    expect(await insertEventRows(db.sql, [farPast, buildRecord()])).toBe(2);
+    const [part] = await db.sql`select tableoid::regclass::text as name from k8s_events where uid = ${farPast.uid}`;
+    expect(part!.name).toBe('k8s_events_2019_03_04');
+  });
+
+  test('a 9 KB message is stored and a listener is woken once per insert statement, not once per row', async () => {
+    await using db = await migratedDatabase();
+    const listener = createSql(db.url, { max: 1 });
+    const payloads: string[] = [];
+    const { unlisten } = await listener.listen('events', (payload) => payloads.push(payload));
+    try {
+      const big = buildRecord({ message: 'x'.repeat(9 * 1024) });
+      await insertEventRows(db.sql, [big, buildRecord(), buildRecord()]);
+      await insertEventRows(db.sql, [buildRecord()]);
+      await insertEventRows(db.sql, [big]); // nothing new: no notification
+      await insertEventRows(db.sql, [buildRecord()]);
+      await waitFor(() => payloads.length >= 3);
+      expect(payloads.map((p) => JSON.parse(p))).toEqual([
+        { rows: 3, max_seq: 3 },
+        { rows: 1, max_seq: 4 },
+        { rows: 1, max_seq: 6 },
+      ]);
+    } finally {
+      await unlisten();
+      await listener.end();
+    }
+  });
+});
+
+describe('reading by cursor', () => {
+  test('readEventsAfter returns rows above the cursor in seq order, narrowed by a predicate', async () => {
+    await using db = await migratedDatabase();
+    await insertEventRows(db.sql, [buildRecord({ namespace: 'a' }), buildRecord({ namespace: 'b' }), buildRecord({ namespace: 'a' })]);
+    const rows = await readEventsAfter(db.sql, { afterSeq: 1, limit: 10, where: db.sql`namespace = ${'a'}` });
+    expect(rows.map((r) => [r.seq, r.namespace])).toEqual([[3, 'a']]);
+    expect(await readLastSeq(db.sql)).toBe(3);
+  });
+
+  test('a later writer waits for an earlier open insert, so the earlier row is never behind the cursor', async () => {
+    await using db = await migratedDatabase();
+    const [first, second] = [buildRecord(), buildRecord()];
+    const reads: string[][] = [];
+    const readAll = async () => reads.push((await readEventsAfter(db.sql, { afterSeq: 0, limit: 10 })).map((r) => r.uid));
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const firstTx = db.sql.begin(async (tx) => {
+      await insertEventRows(tx, [first]);
+      await firstHeld;
+    });
+    await waitForAsync(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
+    const secondInsert = insertEventRows(db.sql, [second]);
+    await waitForAsync(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
+    await readAll();
+    releaseFirst();
+    await Promise.all([firstTx, secondInsert]);
+    await readAll();
+    expect(reads).toEqual([[], [first.uid, second.uid]]);
+  });
+
+  test('without the commit-order trigger the same interleaving would make a cursor reader skip a row', async () => {
+    await using db = await migratedDatabase();
+    await db.sql`drop trigger k8s_events_lock_seq on k8s_events`;
+    const [first, second] = [buildRecord(), buildRecord()];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let inserted!: () => void;
+    const firstInserted = new Promise<void>((resolve) => (inserted = resolve));
+    const firstTx = db.sql.begin(async (tx) => {
+      await insertEventRows(tx, [first]);
+      inserted();
+      await firstHeld;
+    });
+    await firstInserted;
+    await insertEventRows(db.sql, [second]);
+    const before = await readEventsAfter(db.sql, { afterSeq: 0, limit: 10 });
+    releaseFirst();
+    await firstTx;
+    const after = await readEventsAfter(db.sql, { afterSeq: before.at(-1)!.seq, limit: 10 });
+    expect([before.map((r) => r.uid), after.map((r) => r.uid)]).toEqual([[second.uid], []]);
+  });
+
+  test('a reader following the cursor sees every row exactly once while writers commit out of seq order', async () => {
+    await using db = await migratedDatabase();
+    const writers = [0, 1, 2, 3].map(() => createSql(db.url, { max: 1 }));
+    const reader = createSql(db.url, { max: 1 });
+    const writtenUids: string[] = [];
+    let writing = true;
+    try {
+      const write = async (writer: ReturnType<typeof createSql>, w: number) => {
+        for (let i = 0; i < 25; i++) {
+          const batch = [buildRecord(), buildRecord(), buildRecord()];
+          // Delay commit after the insert by a varying amount so transactions interleave.
+          await writer.begin(async (tx) => {
+            await insertEventRows(tx, batch);
+            await Bun.sleep(((i * 7 + w * 3) % 5) * 2);
+          });
+          writtenUids.push(...batch.map((r) => r.uid));
+        }
+      };
+      const seen: string[] = [];
+      const read = async () => {
+        let cursor = 0;
+        while (true) {
+          const done = !writing;
+          const rows = await readEventsAfter(reader, { afterSeq: cursor, limit: 7 });
+          for (const row of rows) {
+            seen.push(row.uid);
+            cursor = row.seq;
+          }
+          if (done && rows.length === 0) return;
+        }
+      };
+      const reading = read();
+      await Promise.all(writers.map(write));
+      writing = false;
+      await reading;
+      expect(seen.length).toBe(300);
+      expect(new Set(seen).size).toBe(300);
+      expect([...seen].sort()).toEqual([...writtenUids].sort());
+    } finally {
+      await Promise.all([...writers, reader].map((s) => s.end()));
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await Bun.sleep(5);
+  }
+}
+
+async function waitForAsync(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await Bun.sleep(5);
+  }
+}

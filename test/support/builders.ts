@@ -1,0 +1,30 @@
+import type { EventRecord } from '../../lib/event-store.ts';
+
+let counter = 0;
+/** A minimal valid record; override what the test is about. */
+export function buildRecord(overrides: Partial<EventRecord> = {}): EventRecord {
+  counter++;
+  const uid = overrides.uid ?? `uid-${counter}`;
+  return {
+    created_at: new Date().toISOString(),
+    cluster_name: 'test',
+    uid,
+    global_uid: `test:${uid}`,
+    namespace: 'default',
+    resource_kind: 'v1.Pod',
+    resource_name: 'pod-1',
+    involved_object_uid: null,
+    event_type: 'Normal',
+    reason: 'Started',
+    message: 'started container',
+    composition_id: null,
+    raw: JSON.stringify({ metadata: { uid } }),
+    resource_version: String(counter),
+    count: 1,
+    first_seen: null,
+    reporting_controller: null,
+    labels: null,
+    ...overrides,
+  };
+}
+
