@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The rows of the README table between `<!-- config:NAME -->` markers, as [name, default]. */
+function documentedSettings(service: string): string[][] {
+  const start = readme.indexOf(`<!-- config:${service} -->`);
+  const end = readme.indexOf(`<!-- /config:${service} -->`);
+  if (start < 0 || end < start) throw new Error(`README has no config table for ${service}`);
+  return readme
+    .slice(start, end)
+    .split('\n')
+    .filter((line) => /^\| `/.test(line))
+    .map((line) => {
+      const cells = line.split('|').map((c) => c.trim());
+      return [cells[1]!.replaceAll('`', ''), cells[3]!.replaceAll('`', '')];
+    });
+}
+
+const fromCode = (settings: Setting[]) => settings.map((s) => [s.name, s.default]);
+
+describe('README', () => {
+  test('the ingester configuration table lists exactly the settings and defaults in lib/config.ts', () => {
+    expect(documentedSettings('ingester')).toEqual(fromCode(ingesterSettings));
+  });
+
+  test('the presenter configuration table lists exactly the settings and defaults in lib/config.ts', () => {
+    expect(documentedSettings('presenter')).toEqual(fromCode(presenterSettings));
+  });
+
+  test('the seed\'s variables keep their names and defaults', () => {
+    const defaults = (settings: Setting[]) => Object.fromEntries(settings.map((s) => [s.name, s.default]));
+    const ingester = defaults(ingesterSettings);
+    const presenter = defaults(presenterSettings);
+    expect([ingester.PORT, ingester.DB_PORT, ingester.DB_READY_TIMEOUT, ingester.OTEL_ENABLED, ingester.OTEL_EXPORT_INTERVAL]).toEqual(['8080', '5432', '2m', 'false', '50s']);
+    expect([presenter.PORT, presenter.DB_HOST, presenter.DEBUG, presenter.OTEL_ENABLED, presenter.OTEL_EXPORT_INTERVAL]).toEqual(['8083', 'localhost', 'false', 'true', '30s']);
+    for (const name of ['DB_NAME', 'DB_USER', 'DB_PASS', 'DB_PARAMS']) expect([ingester[name], presenter[name]]).toEqual(['—', '—']);
+    expect([presenter.JWT_SIGN_KEY, presenter.AUTHN_NS, ingester.NAMESPACES]).toEqual(['—', '—', 'all (if empty)']);
+  });
+
+  test('the test command CI runs is the one the README gives', () => {
+    const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
+    expect(readme).toContain('bun test                                    # test');
+    expect(ci).toMatch(/\nbun test /);
+  });
+});
