@@ -1,0 +1,197 @@
+import { nextBackoffMs } from './db.ts';
+import type { EventRecord } from './event-store.ts';
+import { errorFields, type Logger } from './log.ts';
+
+/** What the writer reports (metrics). */
+export interface BatchWriterObserver {
+  onFlush?(info: { rows: number; inserted: number; durationMs: number; records: readonly EventRecord[] }): void;
+  onRetry?(info: { attempt: number; delayMs: number; code: string | undefined }): void;
+  onDropped?(reason: 'rejected_by_database' | 'shutdown_timeout', count: number): void;
+}
+
+/** Options of {@link createBatchWriter}. */
+export interface BatchWriterOptions {
+  /** Writes one batch idempotently and returns how many rows were new. */
+  write(records: EventRecord[]): Promise<number>;
+  maxRows: number;
+  /** How long a row arriving at an idle writer waits for company before its batch is written. */
+  flushIntervalMs: number;
+  /** Rows held (queued + being written) before `push` asks the caller to wait. */
+  bufferMaxRows: number;
+  log: Logger;
+  observer?: BatchWriterObserver;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** An adaptive, bounded, retrying batcher in front of the database. */
+export interface BatchWriter {
+  /**
+   * Queues one row. Returns a promise when the buffer is full; the caller should wait for it
+   * before pushing more (back-pressure). Rows are never refused.
+   */
+  push(record: EventRecord): Promise<void> | undefined;
+  /** Rows queued or being written. */
+  readonly bufferedRows: number;
+  /** Writes everything queued; gives up (and reports the rest as dropped) after `timeoutMs`. */
+  close(timeoutMs: number): Promise<{ lostRows: number }>;
+}
+
+// SQLSTATE classes 22 (data exception) and 23 (integrity) will fail the same way on every retry.
+function isPermanent(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/**
+ * Creates a writer with adaptive batching: a row reaching an idle writer is written after
+ * `flushIntervalMs`; while a batch is being written the next one collects, up to `maxRows`, so
+ * batches grow with load. One batch is in flight at a time (one writer connection, one NOTIFY per
+ * statement). Failed writes are retried with capped exponential backoff, forever (until `close`
+ * runs out of time); a batch the database rejects for its data is split to isolate and drop only
+ * the offending rows.
+ */
+export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
+  const { log, observer } = options;
+  const initialBackoffMs = options.initialBackoffMs ?? 100;
+  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  let queue: EventRecord[] = [];
+  let inFlightRows = 0;
+  let flushing = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let waiters: (() => void)[] = [];
+  let idleWaiters: (() => void)[] = [];
+  const giveUp = new AbortController();
+
+  const buffered = () => queue.length + inFlightRows;
+
+  const wakeWaiters = () => {
+    if (waiters.length === 0 || buffered() >= options.bufferMaxRows) return;
+    const ready = waiters;
+    waiters = [];
+    for (const resolve of ready) resolve();
+  };
+
+  const schedule = () => {
+    if (flushing || queue.length === 0) return;
+    if (queue.length >= options.maxRows) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      void flush();
+    } else if (timer === undefined) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, options.flushIntervalMs);
+    }
+  };
+
+  const writeWithRetry = async (batch: EventRecord[]): Promise<number> => {
+    let delayMs = initialBackoffMs;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        const inserted = await options.write(batch);
+        observer?.onFlush?.({ rows: batch.length, inserted, durationMs: performance.now() - started, records: batch });
+        return inserted;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (isPermanent(code)) return await isolateRejected(batch, code, err);
+        if (giveUp.signal.aborted) throw err;
+        observer?.onRetry?.({ attempt, delayMs, code });
+        log.warn('batch write failed, retrying', { attempt, delay_ms: delayMs, rows: batch.length, ...errorFields(err) });
+        await sleep(delayMs, giveUp.signal);
+        delayMs = nextBackoffMs(delayMs, maxBackoffMs);
+      }
+    }
+  };
+
+  const isolateRejected = async (batch: EventRecord[], code: string | undefined, err: unknown): Promise<number> => {
+    if (batch.length === 1) {
+      const [row] = batch;
+      observer?.onDropped?.('rejected_by_database', 1);
+      log.error('event rejected by database, dropped', { code, uid: row?.uid, resource_version: row?.resource_version, ...errorFields(err) });
+      return 0;
+    }
+    const half = Math.ceil(batch.length / 2);
+    return (await writeWithRetry(batch.slice(0, half))) + (await writeWithRetry(batch.slice(half)));
+  };
+
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.length <= options.maxRows ? queue : queue.slice(0, options.maxRows);
+        queue = queue.length <= options.maxRows ? [] : queue.slice(options.maxRows);
+        inFlightRows = batch.length;
+        try {
+          await writeWithRetry(batch);
+        } catch {
+          // Only reached after close() gave up: these rows are counted as lost there.
+          queue = batch.concat(queue);
+          return;
+        } finally {
+          inFlightRows = 0;
+        }
+        // Under load, rows arrived while this batch was written: the loop writes them at once,
+        // so batches grow with the arrival rate and the database never idles between them.
+        wakeWaiters();
+      }
+    } finally {
+      flushing = false;
+      wakeWaiters();
+      if (queue.length === 0) {
+        const idle = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of idle) resolve();
+      }
+      schedule();
+    }
+  };
+
+  return {
+    push(record) {
+      queue.push(record);
+      schedule();
+      if (buffered() < options.bufferMaxRows) return undefined;
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    get bufferedRows() {
+      return buffered();
+    },
+    async close(timeoutMs) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      const drained = new Promise<void>((resolve) => {
+        if (queue.length === 0 && !flushing) resolve();
+        else idleWaiters.push(resolve);
+      });
+      void flush();
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        deadline = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([drained, timedOut]);
+      clearTimeout(deadline);
+      if (outcome !== 'timeout') return { lostRows: 0 };
+      giveUp.abort();
+      const lostRows = buffered();
+      if (lostRows > 0) observer?.onDropped?.('shutdown_timeout', lostRows);
+      log.error('shutdown drain timed out, rows not written', { rows: lostRows, timeout_ms: timeoutMs });
+      return { lostRows };
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

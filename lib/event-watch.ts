@@ -1,0 +1,190 @@
+import { nextBackoffMs } from './db.ts';
+import type { KubeEvent } from './event-record.ts';
+import { KubeHttpError, type KubeHttp } from './kube-client.ts';
+import { errorFields, type Logger } from './log.ts';
+
+/**
+ * Receives each Event version. Returning a promise pauses the watch (no further reads from the
+ * API server) until it settles: that is the pipeline's back-pressure.
+ */
+export type EventSink = (event: KubeEvent, source: 'list' | 'watch') => Promise<void> | void;
+
+/** What a watch reports besides events (for metrics and readiness). */
+export interface WatchObserver {
+  onListed?(count: number): void;
+  onRelist?(reason: 'start' | 'expired'): void;
+  onReconnect?(attempt: number, delayMs: number): void;
+  onEstablished?(): void;
+  onBookmark?(): void;
+}
+
+/** Options of {@link runEventWatch}. */
+export interface EventWatchOptions {
+  http: KubeHttp;
+  /** Undefined watches every namespace. */
+  namespace?: string;
+  sink: EventSink;
+  signal: AbortSignal;
+  log: Logger;
+  observer?: WatchObserver;
+  /** Asked of the API server per watch request; it closes the stream after about this long. */
+  watchTimeoutSeconds?: number;
+  pageSize?: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+class GoneError extends Error {
+  constructor() {
+    super('resource version expired');
+  }
+}
+
+type ListPage = { metadata?: { resourceVersion?: string; continue?: string }; items?: KubeEvent[] };
+type WatchLine = { type?: string; object?: { metadata?: { resourceVersion?: string }; code?: number } & KubeEvent };
+
+function eventsPath(namespace: string | undefined, query: Record<string, string | undefined>): string {
+  const base = namespace === undefined ? '/api/v1/events' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, value);
+  return `${base}?${params}`;
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof GoneError || (err instanceof KubeHttpError && err.status === 410);
+}
+
+/** Lists all events in pages (never the whole list in memory) and returns the list's resourceVersion. */
+async function listAll(options: EventWatchOptions): Promise<string> {
+  let continueToken: string | undefined;
+  let count = 0;
+  for (;;) {
+    const page = await options.http.getJson<ListPage>(
+      eventsPath(options.namespace, { limit: String(options.pageSize ?? 500), continue: continueToken }),
+      { signal: options.signal, timeoutMs: 60_000 },
+    );
+    for (const item of page.items ?? []) {
+      const wait = options.sink(item, 'list');
+      if (wait) await wait;
+    }
+    count += page.items?.length ?? 0;
+    continueToken = page.metadata?.continue || undefined;
+    if (continueToken === undefined) {
+      options.observer?.onListed?.(count);
+      return page.metadata?.resourceVersion ?? '';
+    }
+  }
+}
+
+/**
+ * Streams one watch request from `resourceVersion`, handing each ADDED/MODIFIED object to the
+ * sink, and returns the newest resourceVersion seen (events and bookmarks) when the server ends
+ * the stream. Throws GoneError on 410 and anything else on other failures.
+ */
+async function watchOnce(options: EventWatchOptions, resourceVersion: string, onProgress: (rv: string) => void): Promise<void> {
+  const path = eventsPath(options.namespace, {
+    watch: 'true',
+    allowWatchBookmarks: 'true',
+    resourceVersion,
+    timeoutSeconds: String(options.watchTimeoutSeconds ?? 300),
+  });
+  const response = await options.http.request(path, { signal: options.signal });
+  if (!response.ok || !response.body) {
+    await response.body?.cancel().catch(() => {});
+    throw new KubeHttpError(response.status, path);
+  }
+  options.observer?.onEstablished?.();
+  const decoder = new TextDecoder();
+  let pending = '';
+  // Reading on demand: while the sink is paused nothing is read, and TCP flow control pushes back.
+  for await (const chunk of response.body) {
+    pending += decoder.decode(chunk, { stream: true });
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      const line = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf('\n');
+      if (line === '') continue;
+      const parsed = JSON.parse(line) as WatchLine;
+      const object = parsed.object;
+      if (parsed.type === 'ERROR') {
+        if (object?.code === 410) throw new GoneError();
+        throw new Error(`watch error status ${object?.code ?? 'unknown'}`);
+      }
+      const rv = object?.metadata?.resourceVersion;
+      if ((parsed.type === 'ADDED' || parsed.type === 'MODIFIED') && object) {
+        const wait = options.sink(object, 'watch');
+        if (wait) await wait;
+      } else if (parsed.type === 'BOOKMARK') {
+        options.observer?.onBookmark?.();
+      }
+      // DELETED carries the last stored state again, which was already written: only its version counts.
+      if (rv) onProgress(rv);
+    }
+  }
+}
+
+/**
+ * Lists then watches core/v1 Events of one namespace (or all) until `signal` aborts. Resumes from
+ * the last resourceVersion (events and bookmarks) when a watch ends, relists on 410 Gone, and
+ * reconnects after any other failure with capped exponential backoff, forever. A relist hands
+ * every event the server still holds to the sink again; the idempotent insert absorbs repeats.
+ */
+export async function runEventWatch(options: EventWatchOptions): Promise<void> {
+  const log = options.log.child({ namespace: options.namespace ?? '*' });
+  const initialMs = options.initialBackoffMs ?? 200;
+  const maxMs = options.maxBackoffMs ?? 30_000;
+  let resourceVersion: string | undefined;
+  let delayMs = initialMs;
+  let attempt = 0;
+  let listed = false;
+  while (!options.signal.aborted) {
+    try {
+      if (resourceVersion === undefined) {
+        options.observer?.onRelist?.(listed ? 'expired' : 'start');
+        resourceVersion = await listAll(options);
+        listed = true;
+        log.info('events listed', { resource_version: resourceVersion });
+      }
+      let progressed = false;
+      await watchOnce(options, resourceVersion, (rv) => {
+        resourceVersion = rv;
+        progressed = true;
+        delayMs = initialMs;
+        attempt = 0;
+      });
+      // The server closed the stream (its timeout): resume from where we are, but never spin on
+      // a server that closes every stream at once.
+      log.debug('watch ended, resuming', { resource_version: resourceVersion });
+      if (!progressed) {
+        await sleep(delayMs, options.signal);
+        delayMs = nextBackoffMs(delayMs, maxMs);
+      }
+    } catch (err) {
+      if (options.signal.aborted) break;
+      if (isGone(err)) {
+        log.info('resource version expired, relisting', { resource_version: resourceVersion });
+        resourceVersion = undefined;
+        delayMs = initialMs;
+        continue;
+      }
+      attempt += 1;
+      options.observer?.onReconnect?.(attempt, delayMs);
+      log.warn('watch failed, reconnecting', { attempt, delay_ms: delayMs, ...errorFields(err) });
+      await sleep(delayMs, options.signal);
+      delayMs = nextBackoffMs(delayMs, maxMs);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,205 @@
+import type { Meter } from '@opentelemetry/api';
+import { createBatchWriter } from './batch-writer.ts';
+import { resolveClusterName } from './cluster-name.ts';
+import { createCompositionResolver } from './composition.ts';
+import type { IngesterConfig } from './config.ts';
+import { createSql, runMigrations, waitForDb } from './db.ts';
+import { runEventWatch } from './event-watch.ts';
+import { insertEventRows } from './event-store.ts';
+import { createIngestPipeline } from './ingest-pipeline.ts';
+import { createIngesterMetrics } from './ingester-metrics.ts';
+import type { KubeHttp } from './kube-client.ts';
+import { createKubeLabelLookup } from './kube-lookup.ts';
+import { runLeaderElection, type LeaderRole } from './leader.ts';
+import type { Logger } from './log.ts';
+import { runMaintenanceLoop } from './maintenance.ts';
+import { startProbeServer, type Readiness } from './probes.ts';
+
+/** A running ingester. */
+export interface Ingester {
+  readonly clusterName: string;
+  /** The probe server's bound port. */
+  readonly port: number;
+  role(): LeaderRole;
+  readiness(): Promise<Readiness>;
+  /**
+   * Graceful stop: stops the watches, writes every buffered row (at most `shutdownTimeoutMs`),
+   * releases leadership and closes the pools. Resolves with the number of rows it could not write.
+   */
+  stop(): Promise<{ lostRows: number }>;
+}
+
+/**
+ * Starts the ingester: waits for the database and migrates it (if configured), resolves the
+ * cluster name, serves probes, and competes for leadership of the cluster; while leader it watches
+ * events (one watch per namespace, or one for all) and keeps partitions maintained.
+ */
+export async function startIngester(deps: {
+  config: IngesterConfig;
+  http: KubeHttp;
+  log: Logger;
+  meter: Meter;
+  leaderPollMs?: number;
+  watchTimeoutSeconds?: number;
+}): Promise<Ingester> {
+  const { config, http, log } = deps;
+  if (config.db.migrateOnStart) {
+    const probe = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-probe' });
+    try {
+      await waitForDb(probe, { timeoutMs: config.db.readyTimeoutMs, log });
+    } finally {
+      await probe.end({ timeout: 1 });
+    }
+    await runMigrations(config.db.url, { log });
+  }
+  const sql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester' });
+  const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader' });
+  await waitForDb(sql, { timeoutMs: config.db.readyTimeoutMs, log });
+  const clusterName = await resolveClusterName({ configured: config.clusterName, http });
+  log.info('ingester starting', { cluster_name: clusterName, namespaces: config.namespaces, server: http.server });
+
+  let role: LeaderRole = 'standby';
+  let term: { abort: AbortController; done: Promise<unknown> } | undefined;
+  const established = new Map<string, boolean>();
+  let writerRef: { bufferedRows: number } = { bufferedRows: 0 };
+  let resolverRef: { pendingLookups: number } = { pendingLookups: 0 };
+
+  const metrics = createIngesterMetrics(deps.meter, {
+    queueDepth: () => writerRef.bufferedRows,
+    pendingLookups: () => resolverRef.pendingLookups,
+    isLeader: () => role === 'leader',
+  });
+  const writer = createBatchWriter({
+    write: (records) => insertEventRows(sql, records),
+    maxRows: config.batchMaxRows,
+    flushIntervalMs: config.batchFlushIntervalMs,
+    bufferMaxRows: config.bufferMaxRows,
+    log,
+    observer: {
+      onFlush: ({ rows, inserted, durationMs, records }) => {
+        const nowMs = Date.now();
+        const lagSeconds = records.length > 0 ? [(nowMs - Date.parse(records[records.length - 1]!.created_at)) / 1000] : [];
+        metrics.flushed({ rows, inserted, durationMs, lagSeconds });
+      },
+      onRetry: ({ code }) => {
+        metrics.insertFailed(code);
+        metrics.retried();
+      },
+      onDropped: (reason, count) => metrics.dropped(reason, count),
+    },
+  });
+  writerRef = writer;
+  const resolver = createCompositionResolver({
+    lookup: config.compositionLookup ? createKubeLabelLookup(http) : undefined,
+    ttlMs: config.compositionCacheTtlMs,
+    concurrency: config.compositionLookupConcurrency,
+    log,
+    observer: { onResolved: metrics.compositionResolved, onLookup: metrics.compositionLookup },
+  });
+  resolverRef = resolver;
+  const pipeline = createIngestPipeline({
+    clusterName,
+    resolver,
+    writer,
+    maxPendingRows: config.bufferMaxRows,
+    log,
+    onReceived: metrics.received,
+    onDropped: metrics.dropped,
+  });
+
+  const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
+  const startTerm = () => {
+    const abort = new AbortController();
+    for (const ns of namespaces) established.set(ns ?? '*', false);
+    const watches = namespaces.map((namespace) =>
+      runEventWatch({
+        http,
+        namespace,
+        sink: (event, source) => pipeline.accept(event, source),
+        signal: abort.signal,
+        log,
+        watchTimeoutSeconds: deps.watchTimeoutSeconds,
+        observer: {
+          onEstablished: () => established.set(namespace ?? '*', true),
+          onReconnect: () => {
+            established.set(namespace ?? '*', false);
+            metrics.reconnected(namespace ?? '*');
+          },
+          onRelist: (reason) => metrics.relisted(namespace ?? '*', reason),
+        },
+      }),
+    );
+    const maintenance = runMaintenanceLoop({
+      sql,
+      settings: config,
+      intervalMs: config.maintenanceIntervalMs,
+      log,
+      signal: abort.signal,
+    });
+    term = { abort, done: Promise.allSettled([...watches, maintenance]) };
+  };
+  const endTerm = async () => {
+    const current = term;
+    term = undefined;
+    if (!current) return;
+    current.abort.abort();
+    await current.done;
+    await pipeline.settle();
+  };
+
+  const electionAbort = new AbortController();
+  const election = runLeaderElection({
+    sql: lockSql,
+    key: clusterName,
+    pollMs: deps.leaderPollMs ?? 1000,
+    log,
+    signal: electionAbort.signal,
+    onElected: () => {
+      role = 'leader';
+      startTerm();
+    },
+    onDemoted: () => {
+      role = 'standby';
+      void endTerm();
+    },
+  });
+
+  const readiness = async (): Promise<Readiness> => {
+    const database = await Promise.race([
+      sql`select 1`.then(() => true, () => false),
+      Bun.sleep(2000).then(() => false),
+    ]);
+    const watching = role === 'standby' || [...established.values()].every(Boolean);
+    return { ready: database && watching, role, database, watch_established: role === 'leader' ? watching : null };
+  };
+  const probes = startProbeServer({ port: config.port, readiness, log });
+
+  const statusTimer =
+    config.statusLogIntervalMs > 0
+      ? setInterval(() => {
+          log.info('pipeline status', { role, buffered_rows: writer.bufferedRows, pending_lookups: resolver.pendingLookups });
+        }, config.statusLogIntervalMs)
+      : undefined;
+
+  let stopping: Promise<{ lostRows: number }> | undefined;
+  const stop = async (): Promise<{ lostRows: number }> => {
+    const started = performance.now();
+    if (statusTimer) clearInterval(statusTimer);
+    await endTerm();
+    const { lostRows } = await writer.close(config.shutdownTimeoutMs);
+    electionAbort.abort();
+    await election;
+    await Promise.all([sql.end({ timeout: 2 }), lockSql.end({ timeout: 2 })]);
+    await probes.stop();
+    log.info('ingester stopped', { duration_ms: Math.round(performance.now() - started), lost_rows: lostRows });
+    return { lostRows };
+  };
+
+  return {
+    clusterName,
+    port: probes.port,
+    role: () => role,
+    readiness,
+    stop: () => (stopping ??= stop()),
+  };
+}

@@ -1,0 +1,112 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { metrics } from '@opentelemetry/api';
+import postgres from 'postgres';
+import { loadIngesterConfig, type IngesterConfig } from '../../lib/config.ts';
+import { startIngester, type Ingester } from '../../lib/ingester-app.ts';
+import { createKubeHttp, type KubeHttp } from '../../lib/kube-client.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
+import type { KubeObject, StoredObject } from '../../dev/simulator/index.ts';
+
+let counter = 0;
+
+/** A core/v1 Event as a controller would create it; override what the test is about. */
+export function buildKubeEvent(overrides: KubeObject = {}): KubeObject {
+  counter++;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `pod-${counter}.17a${counter}`, namespace: 'default' },
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: `pod-${counter}`, uid: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}` },
+    reason: 'Started',
+    message: `Started container ${counter}`,
+    type: 'Normal',
+    count: 1,
+    firstTimestamp: '2030-01-02T03:04:05Z',
+    lastTimestamp: '2030-01-02T03:04:05Z',
+    source: { component: 'kubelet', host: 'node-1' },
+    ...overrides,
+  };
+}
+
+/** An authenticated client for the simulator, over HTTPS with the admin client certificate. */
+export function createSimulatorHttp(kubeconfigYaml: string): KubeHttp {
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfigYaml);
+  return createKubeHttp(kc);
+}
+
+/** Ingester settings for tests: probes on port 0, fast flushes, no status lines. */
+export function buildIngesterConfig(databaseUrl: string, env: Record<string, string> = {}): IngesterConfig {
+  return loadIngesterConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    CLUSTER_NAME: 'test-cluster',
+    STATUS_LOG_INTERVAL: '0',
+    MIGRATE_ON_START: 'false',
+    ...env,
+  });
+}
+
+/** Starts an in-process ingester; `await using` stops it. */
+export async function startTestIngester(options: {
+  databaseUrl: string;
+  kubeconfig: string;
+  env?: Record<string, string>;
+  log?: Logger;
+  watchTimeoutSeconds?: number;
+  leaderPollMs?: number;
+  /** Default true: resolve only once this ingester leads and its watches are established. */
+  waitUntilWatching?: boolean;
+}): Promise<Ingester & AsyncDisposable> {
+  const ingester = await startIngester({
+    config: buildIngesterConfig(options.databaseUrl, options.env),
+    http: createSimulatorHttp(options.kubeconfig),
+    log: options.log ?? silentLogger,
+    meter: metrics.getMeter('test'),
+    leaderPollMs: options.leaderPollMs ?? 200,
+    watchTimeoutSeconds: options.watchTimeoutSeconds,
+  });
+  const disposable = Object.assign(ingester, { [Symbol.asyncDispose]: async () => void (await ingester.stop()) });
+  if (options.waitUntilWatching ?? true) {
+    try {
+      await waitFor(async () => ingester.role() === 'leader' && (await ingester.readiness()).ready, { what: 'ingester watching' });
+    } catch (err) {
+      await ingester.stop();
+      throw err;
+    }
+  }
+  return disposable;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    await Bun.sleep(25);
+  }
+}
+
+/** A short-lived client for reading the table in assertions. */
+export function openSql(url: string) {
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  return Object.assign(sql, { [Symbol.asyncDispose]: () => sql.end({ timeout: 1 }) });
+}
+
+/** The stored versions as `uid@resourceVersion`, sorted: compares the table with `sim.history()`. */
+export async function readVersionKeys(sql: postgres.Sql): Promise<string[]> {
+  const rows = await sql<{ key: string }[]>`select uid || '@' || resource_version as key from k8s_events`;
+  return rows.map((r) => r.key).sort();
+}
+
+/** The versions the simulator ever held as `uid@resourceVersion`, sorted. */
+export function historyKeys(history: StoredObject[]): string[] {
+  return history.map((o) => `${o.metadata.uid}@${o.metadata.resourceVersion}`).sort();
+}
