@@ -170,7 +170,13 @@ export async function startIngester(deps: {
       Bun.sleep(2000).then(() => false),
     ]);
     const watching = role === 'standby' || [...established.values()].every(Boolean);
-    return { ready: database && watching, role, database, watch_established: role === 'leader' ? watching : null };
+    return {
+      ready: database && watching,
+      role,
+      database,
+      watch_established: role === 'leader' ? watching : null,
+      buffered_rows: writer.bufferedRows + pipeline.pendingRows,
+    };
   };
   const probes = startProbeServer({ port: config.port, readiness, log });
 

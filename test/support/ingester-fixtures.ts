@@ -110,3 +110,58 @@ export async function readVersionKeys(sql: postgres.Sql): Promise<string[]> {
 export function historyKeys(history: StoredObject[]): string[] {
   return history.map((o) => `${o.metadata.uid}@${o.metadata.resourceVersion}`).sort();
 }
+
+/** An ingester running as `bun ingester.ts` in a child process. */
+export interface IngesterProcess extends AsyncDisposable {
+  readonly proc: Bun.Subprocess<'ignore', 'pipe', 'pipe'>;
+  /** Every JSON log line written so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the probe port once the process logs it. */
+  readonly port: Promise<number>;
+  readiness(): Promise<Record<string, unknown>>;
+}
+
+/** Spawns the real entry file with `env` (plus PATH/HOME); `await using` kills it if still running. */
+export function spawnIngester(env: Record<string, string>): IngesterProcess {
+  const proc = Bun.spawn(['bun', 'ingester.ts'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const logs: Record<string, unknown>[] = [];
+  let resolvePort: (port: number) => void = () => {};
+  const port = new Promise<number>((resolve) => (resolvePort = resolve));
+  void (async () => {
+    let pending = '';
+    for await (const chunk of proc.stdout) {
+      pending += new TextDecoder().decode(chunk);
+      let newline;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          logs.push(parsed);
+          if (parsed.msg === 'probe server listening') resolvePort(parsed.port as number);
+        } catch {
+          logs.push({ text: line });
+        }
+      }
+    }
+  })();
+  return {
+    proc,
+    logs,
+    port,
+    async readiness() {
+      const response = await fetch(`http://127.0.0.1:${await port}/readyz`);
+      return (await response.json()) as Record<string, unknown>;
+    },
+    async [Symbol.asyncDispose]() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
+}
