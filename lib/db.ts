@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -10,8 +11,15 @@ export type Sql = postgres.Sql;
 /** A client or an open transaction: anything that runs queries. */
 export type Queryable = postgres.Sql | postgres.TransactionSql;
 
-/** The folder holding drizzle's migrations in a source checkout. */
-export const defaultMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', 'drizzle');
+const sourceMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', 'drizzle');
+
+/**
+ * The folder holding drizzle's migrations: the source checkout's `drizzle/`, or, in a compiled
+ * executable (`bun run build`), the `drizzle/` folder shipped beside the executable.
+ */
+export const defaultMigrationsFolder = existsSync(sourceMigrationsFolder)
+  ? sourceMigrationsFolder
+  : join(dirname(process.execPath), 'drizzle');
 
 /**
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
