@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { metrics } from '@opentelemetry/api';
+import { metrics, type Meter } from '@opentelemetry/api';
 import postgres from 'postgres';
 import { loadIngesterConfig, type IngesterConfig } from '../../lib/config.ts';
 import { startIngester, type Ingester } from '../../lib/ingester-app.ts';
@@ -42,6 +42,7 @@ export function buildIngesterConfig(databaseUrl: string, env: Record<string, str
     PORT: '0',
     CLUSTER_NAME: 'test-cluster',
     STATUS_LOG_INTERVAL: '0',
+    // In-process tests share one process: each database is migrated by the test itself.
     MIGRATE_ON_START: 'false',
     ...env,
   });
@@ -55,6 +56,7 @@ export async function startTestIngester(options: {
   log?: Logger;
   watchTimeoutSeconds?: number;
   leaderPollMs?: number;
+  meter?: Meter;
   /** Default true: resolve only once this ingester leads and its watches are established. */
   waitUntilWatching?: boolean;
 }): Promise<Ingester & AsyncDisposable> {
@@ -62,7 +64,7 @@ export async function startTestIngester(options: {
     config: buildIngesterConfig(options.databaseUrl, options.env),
     http: createSimulatorHttp(options.kubeconfig),
     log: options.log ?? silentLogger,
-    meter: metrics.getMeter('test'),
+    meter: options.meter ?? metrics.getMeter('test'),
     leaderPollMs: options.leaderPollMs ?? 200,
     watchTimeoutSeconds: options.watchTimeoutSeconds,
   });
