@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
+import { executables } from '../scripts/build.ts';
+import { freePort, startExecutable, waitForAnswer } from './support/executable.ts';
+import { createTestDatabase } from './support/pg.ts';
+
+const root = join(import.meta.dir, '..');
+
+/** The build context the Containerfile sees: the `!name` lines of the .dockerignore allow-list. */
+function buildContextFiles(): string[] {
+  return readFileSync(join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('!'))
+    .map((line) => line.slice(1).replace(/\/$/, ''));
+}
+
+let workDir = '';
+/** Holds the executables and drizzle/ only: no node_modules here or in any parent folder. */
+let runDir = '';
+let buildOutput = '';
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'events-stack-build-'));
+  const context = join(workDir, 'context');
+  mkdirSync(context);
+  for (const name of buildContextFiles()) cpSync(join(root, name), join(context, name), { recursive: true });
+  // `bun install --frozen-lockfile` in the image; here the installed packages are linked in.
+  symlinkSync(join(root, 'node_modules'), join(context, 'node_modules'), 'dir');
+  const build = Bun.spawn([process.execPath, 'run', 'build'], { cwd: context, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, NO_COLOR: '1' } });
+  const [code, stdout, stderr] = await Promise.all([build.exited, new Response(build.stdout).text(), new Response(build.stderr).text()]);
+  buildOutput = stdout + stderr;
+  if (code !== 0) throw new Error(`bun run build failed (exit ${code}):\n${buildOutput}`);
+  runDir = join(workDir, 'app');
+  mkdirSync(runDir);
+  for (const { name } of executables) cpSync(join(context, 'dist', name), join(runDir, name));
+  cpSync(join(context, 'dist', 'drizzle'), join(runDir, 'drizzle'), { recursive: true });
+  rmSync(context, { recursive: true, force: true });
+  mkdirSync(join(runDir, 'tmp'));
+}, 60_000);
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** An OTLP/HTTP receiver on port 0 that counts metric exports. */
+function startOtlpReceiver() {
+  const exports: string[] = [];
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch(request) {
+      exports.push(`${request.method} ${new URL(request.url).pathname} ${request.headers.get('content-type')}`);
+      return new Response(null, { status: 200 });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, exports, [Symbol.asyncDispose]: async () => void (await server.stop(true)) };
+}
+
+/** The rules of the ClusterRoles deploy/base binds to the ingester, as simulator RBAC rules. */
+function deployedIngesterRules(): RbacRule[] {
+  const docs = Bun.YAML.parse(readFileSync(join(root, 'deploy', 'base', 'ingester-rbac.yaml'), 'utf8')) as {
+    kind: string;
+    rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  }[];
+  return docs
+    .filter((doc) => doc.kind === 'ClusterRole')
+    .flatMap((doc) => doc.rules ?? [])
+    .map((rule) => ({ apiGroups: rule.apiGroups, resources: rule.resources, verbs: rule.verbs }));
+}
+
+const baseEnv = () => ({ HOME: runDir, TMPDIR: join(runDir, 'tmp'), PATH: '/usr/bin:/bin' });
+
+describe('compiled executables (bun run build)', () => {
+  test('are built from only the files the Containerfile copies, with the migrations beside them', () => {
+    for (const { name } of executables) {
+      const stats = statSync(join(runDir, name));
+      expect(stats.isFile()).toBe(true);
+      expect(stats.mode & 0o111).not.toBe(0);
+      console.log(`${name}: ${(stats.size / 1_048_576).toFixed(1)} MiB`);
+    }
+    expect(statSync(join(runDir, 'drizzle', 'meta', '_journal.json')).isFile()).toBe(true);
+  });
+
+  test('the ingester starts with no node_modules, migrates, stores a watched event, answers its probes, exports OTLP metrics and exits 0 on SIGTERM', async () => {
+    await using db = await createTestDatabase();
+    await using sim = await startSimulator({ tls: true, bookmarkEveryMs: 200 });
+    await using otlp = startOtlpReceiver();
+    // The ingester's identity gets exactly the rules deploy/ grants it, nothing more.
+    const serviceAccount = 'system:serviceaccount:events-stack:events-ingester';
+    sim.setRbac(serviceAccount, deployedIngesterRules());
+    const kubeconfig = join(runDir, 'ingester.kubeconfig');
+    writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
+    chmodSync(kubeconfig, 0o600);
+    const port = freePort();
+    await using ingester = startExecutable(join(runDir, 'events-ingester'), {
+      cwd: runDir,
+      env: {
+        ...baseEnv(),
+        DATABASE_URL: db.url,
+        KUBECONFIG: kubeconfig,
+        PORT: String(port),
+        CLUSTER_NAME: 'smoke',
+        STATUS_LOG_INTERVAL: '0',
+        OTEL_ENABLED: 'true',
+        OTEL_EXPORT_INTERVAL: '1s',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      },
+    });
+    await waitForAnswer(`http://127.0.0.1:${port}/livez`, ingester, (status) => status === 200);
+    // Ready as a standby at once; then it wins the advisory lock and is ready once watching.
+    const ready = await waitForAnswer(`http://127.0.0.1:${port}/readyz`, ingester, (status, body) => status === 200 && body.includes('"leader"'));
+    expect(JSON.parse(ready)).toMatchObject({ ready: true, role: 'leader', database: true, watch_established: true });
+
+    const compositionId = '6f1c2a8e-0b7d-4c3e-9a51-2d4e8f0a1b2c';
+    sim.setObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'smoke', namespace: 'default', labels: { 'krateo.io/composition-id': compositionId } } });
+    const stored = sim.createEvent({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'smoke.1', namespace: 'default' },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: 'smoke', uid: 'smoke-pod-uid' },
+      reason: 'Started',
+      message: 'smoke test',
+      type: 'Normal',
+      count: 1,
+      lastTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    });
+    await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), {
+      [Symbol.asyncDispose]: async () => await sql.end(),
+    });
+    const deadline = Date.now() + 10_000;
+    let rows: { global_uid: string; composition_id: string | null }[] = [];
+    while (rows.length === 0 && Date.now() < deadline) {
+      rows = await sql<{ global_uid: string; composition_id: string | null }[]>`select global_uid, composition_id from k8s_events`;
+      if (rows.length === 0) await Bun.sleep(50);
+    }
+    // The composition id came from the Pod's label: the deployed `get pods` grant is enough.
+    expect(rows).toEqual([{ global_uid: `smoke:${stored.metadata.uid}`, composition_id: compositionId }]);
+
+    expect(await ingester.stop('SIGTERM', 15_000)).toBe(0);
+    expect(otlp.exports.length).toBeGreaterThan(0);
+    expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
+  });
+
+  test('the presenter starts with no node_modules, answers its probes, refuses an unauthenticated request, exports OTLP metrics and exits 0 on SIGTERM', async () => {
+    await using db = await createTestDatabase();
+    await using sim = await startSimulator({ tls: true });
+    await using otlp = startOtlpReceiver();
+    const serviceAccount = 'system:serviceaccount:events-stack:events-presenter';
+    sim.setRbac(serviceAccount, [{ apiGroups: [''], verbs: ['get', 'list', 'watch'], resources: ['secrets'], namespaces: ['krateo-system'] }]);
+    const kubeconfig = join(runDir, 'presenter.kubeconfig');
+    writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
+    chmodSync(kubeconfig, 0o600);
+    const port = freePort();
+    await using presenter = startExecutable(join(runDir, 'events-presenter'), {
+      cwd: runDir,
+      env: {
+        ...baseEnv(),
+        DATABASE_URL: db.url,
+        KUBECONFIG: kubeconfig,
+        PORT: String(port),
+        JWT_SIGN_KEY: 'smoke-test-signing-key',
+        AUTHN_NS: 'krateo-system',
+        OTEL_EXPORT_INTERVAL: '1s',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      },
+    });
+    await waitForAnswer(`http://127.0.0.1:${port}/livez`, presenter, (status) => status === 200);
+    await waitForAnswer(`http://127.0.0.1:${port}/readyz`, presenter, (status) => status === 200);
+    const refused = await fetch(`http://127.0.0.1:${port}/events`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toContain('application/json');
+
+    expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
+    expect(otlp.exports.length).toBeGreaterThan(0);
+    expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
+  });
+});
