@@ -1,0 +1,163 @@
+import { Elysia } from 'elysia';
+import type { Authorizer } from './access-review.ts';
+import { AuthError, extractToken, verifyToken, type TokenIdentity } from './auth-token.ts';
+import type { Sql } from './db.ts';
+import { parseEventsRequest, queryEvents } from './events-query.ts';
+import { errorFields, type Logger } from './log.ts';
+import type { NamespaceCatalog } from './namespace-catalog.ts';
+import { InputError, parseFilters, type FilterInput } from './presenter-filters.ts';
+import type { PresenterMetrics } from './presenter-metrics.ts';
+import { openApiDocument } from './presenter-openapi.ts';
+import { corsHeaders, preflightResponse } from './presenter-cors.ts';
+import type { SseHub } from './sse-hub.ts';
+import type { CredentialStore, UserCredentials } from './user-credentials.ts';
+
+/** Everything the HTTP layer needs; tests pass real or fake collaborators. */
+export interface PresenterAppDeps {
+  jwtSignKey: string;
+  corsOrigins: readonly string[];
+  eventsMaxLimit: number;
+  sql: Sql;
+  hub: SseHub;
+  authorizer: Authorizer;
+  credentials: CredentialStore;
+  catalog: NamespaceCatalog;
+  log: Logger;
+  metrics: PresenterMetrics;
+  /** Database reachable, LISTEN active and not shutting down. */
+  isReady: () => Promise<boolean>;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string>) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+/** Query parameters as lists (repeatable), the shape the parsers take. */
+function queryInput(url: URL): FilterInput {
+  const input: Record<string, string[]> = {};
+  for (const [key, value] of url.searchParams) (input[key] ??= []).push(value);
+  return input;
+}
+
+const seqPattern = /^\d{1,15}$/;
+
+/** `Last-Event-ID` header, else the `lastEventId` / `last_event_id` query parameters. */
+function resumePoint(request: Request, url: URL): number | undefined {
+  const text =
+    request.headers.get('last-event-id') ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('last_event_id');
+  if (text === null || text.trim() === '') return undefined;
+  if (!seqPattern.test(text.trim())) throw new InputError('invalid_last_event_id', 'Last-Event-ID must be an event id from this stream');
+  return Number(text.trim());
+}
+
+/**
+ * Creates the presenter's HTTP app: `/notifications` (SSE), `GET|POST /events`, `/livez`, `/readyz`,
+ * `/openapi.json`. Guarantees: every error is JSON `{code, message}` without database text; tokens
+ * are accepted from the query only on `/notifications` and URLs are logged without their query;
+ * CORS preflights need no token.
+ */
+export function createPresenterApp(deps: PresenterAppDeps) {
+  const { log, metrics } = deps;
+
+  const authenticate = async (request: Request, allowQuery: boolean): Promise<{ identity: TokenIdentity; creds: UserCredentials }> => {
+    const token = extractToken(request, { allowQuery });
+    if (token === undefined) throw new AuthError('missing_token', 'a Bearer token is required');
+    const identity = verifyToken(token, deps.jwtSignKey);
+    return { identity, creds: await deps.credentials.get(identity.username) };
+  };
+
+  const fail = (err: unknown, route: string, cors: Record<string, string>): Response => {
+    if (err instanceof AuthError) {
+      metrics.authFailures.add(1, { reason: err.code });
+      metrics.httpErrors.add(1, { route, code: err.code });
+      return json(401, { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
+    }
+    if (err instanceof InputError) {
+      metrics.httpErrors.add(1, { route, code: err.code });
+      return json(400, { code: err.code, message: err.message }, cors);
+    }
+    log.error('request failed', { route, ...errorFields(err) });
+    metrics.httpErrors.add(1, { route, code: 'internal' });
+    return json(500, { code: 'internal', message: 'internal error' }, cors);
+  };
+
+  const observe = (route: string, started: number, status: number) => {
+    metrics.httpRequests.add(1, { route, status });
+    metrics.httpDuration.record((performance.now() - started) / 1000, { route });
+  };
+
+  const events = async (request: Request, input: () => Promise<FilterInput>) => {
+    const started = performance.now();
+    const cors = corsHeaders(deps.corsOrigins, request);
+    let response: Response;
+    try {
+      const { identity, creds } = await authenticate(request, false);
+      const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
+      const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
+      const allowed = await deps.authorizer.allowedNamespaces(identity.username, creds, candidates);
+      response = json(200, await queryEvents(deps.sql, parsed, allowed), cors);
+    } catch (err) {
+      response = fail(err, '/events', cors);
+    }
+    observe('/events', started, response.status);
+    return response;
+  };
+
+  const readBody = async (request: Request): Promise<FilterInput> => {
+    const text = await request.text();
+    if (text.trim() === '') return {};
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new InputError('invalid_body', 'body must be a JSON object');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError('invalid_body', 'body must be a JSON object');
+    return body as FilterInput;
+  };
+
+  return new Elysia()
+    .onRequest(({ request }) => {
+      if (request.method === 'OPTIONS') return preflightResponse(deps.corsOrigins, request);
+    })
+    .get('/livez', ({ request }) => json(200, { status: 'ok' }, corsHeaders(deps.corsOrigins, request)))
+    .get('/readyz', async ({ request }) => {
+      const ready = await deps.isReady().catch(() => false);
+      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready' }, corsHeaders(deps.corsOrigins, request));
+    })
+    .get('/openapi.json', ({ request }) => json(200, openApiDocument, corsHeaders(deps.corsOrigins, request)))
+    .get('/notifications', async ({ request, server }) => {
+      const started = performance.now();
+      const cors = corsHeaders(deps.corsOrigins, request);
+      try {
+        const url = new URL(request.url);
+        const { identity, creds } = await authenticate(request, true);
+        const filters = parseFilters(queryInput(url), { history: false });
+        const resumeAfterSeq = resumePoint(request, url);
+        // Bun closes idle connections after its idleTimeout; a quiet stream must stay open.
+        server?.timeout(request, 0);
+        const stream = deps.hub.connect({
+          signal: request.signal,
+          username: identity.username,
+          creds,
+          filters,
+          resumeAfterSeq,
+          headers: cors,
+        });
+        log.info('stream opened', { user: identity.username, stream: stream.id, resume: resumeAfterSeq !== undefined });
+        observe('/notifications', started, 200);
+        return stream.response;
+      } catch (err) {
+        const response = fail(err, '/notifications', cors);
+        observe('/notifications', started, response.status);
+        return response;
+      }
+    })
+    .get('/events', ({ request }) => events(request, async () => queryInput(new URL(request.url))))
+    .post('/events', ({ request }) => events(request, () => readBody(request)), { parse: 'none' })
+    .onError(({ code, request, error }) => {
+      const cors = corsHeaders(deps.corsOrigins, request);
+      if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);
+      log.error('unhandled request error', { path: new URL(request.url).pathname, ...errorFields(error) });
+      return json(500, { code: 'internal', message: 'internal error' }, cors);
+    });
+}

@@ -1,0 +1,127 @@
+import type postgres from 'postgres';
+import type { Sql } from './db.ts';
+import { parseDurationMs } from './duration.ts';
+import type { StoredEvent } from './event-store.ts';
+
+/** Thrown for a malformed request parameter; answered as 400 `{code, message}`. */
+export class InputError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** Equality filters shared by `/notifications` and `/events`: parameter name → column. */
+export const equalityFilters = {
+  cluster: 'cluster_name',
+  namespace: 'namespace',
+  kind: 'resource_kind',
+  name: 'resource_name',
+  type: 'event_type',
+  reason: 'reason',
+  composition_id: 'composition_id',
+  involved_object_uid: 'involved_object_uid',
+} as const satisfies Record<string, keyof StoredEvent>;
+
+/** A filter parameter name. */
+export type FilterName = keyof typeof equalityFilters;
+
+/** Parsed filters; each present list means "column is one of these". */
+export interface EventFilters {
+  equal: Partial<Record<FilterName, string[]>>;
+  /** Label selector (`key=value` pairs, all required). */
+  labels?: Record<string, string>;
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+/** Raw parameters: from a query string (repeatable, comma-separated) or a JSON body. */
+export type FilterInput = Record<string, string | number | readonly (string | number)[] | undefined | null>;
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const labelKeyPattern = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** All values of a parameter: repeated or comma-separated, trimmed, empty ones dropped. */
+export function listParam(input: FilterInput, name: string): string[] {
+  const value = input[name];
+  if (value === undefined || value === null) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return [...new Set(items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+}
+
+function parseTime(name: string, text: string, nowMs: number): number {
+  const durationMs = parseDurationMs(text);
+  if (durationMs !== undefined) return nowMs - durationMs;
+  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new InputError('invalid_parameter', `${name} must be an RFC 3339 timestamp or a duration like 1h`);
+  }
+  return ms;
+}
+
+/** Parses and validates filters; throws InputError naming the bad parameter. Time and label filters only when `history`. */
+export function parseFilters(input: FilterInput, options: { nowMs?: number; history: boolean }): EventFilters {
+  const filters: EventFilters = { equal: {} };
+  for (const name of Object.keys(equalityFilters) as FilterName[]) {
+    const values = listParam(input, name);
+    if (values.length === 0) continue;
+    if (name === 'composition_id' && !values.every((v) => uuidPattern.test(v))) {
+      throw new InputError('invalid_parameter', 'composition_id must be a UUID');
+    }
+    filters.equal[name] = values;
+  }
+  if (!options.history) return filters;
+  const nowMs = options.nowMs ?? Date.now();
+  const since = listParam(input, 'since');
+  const until = listParam(input, 'until');
+  if (since.length > 1 || until.length > 1) throw new InputError('invalid_parameter', 'since and until take one value');
+  if (since[0] !== undefined) filters.sinceMs = parseTime('since', since[0], nowMs);
+  if (until[0] !== undefined) filters.untilMs = parseTime('until', until[0], nowMs);
+  const labels = listParam(input, 'labels');
+  if (labels.length > 0) {
+    filters.labels = {};
+    for (const pair of labels) {
+      const [key, value, extra] = pair.split('=');
+      if (key === undefined || value === undefined || extra !== undefined || !labelKeyPattern.test(key.trim())) {
+        throw new InputError('invalid_parameter', 'labels must look like key=value,key2=value2');
+      }
+      filters.labels[key.trim()] = value.trim();
+    }
+  }
+  return filters;
+}
+
+/** Whether a row passes the equality filters (live delivery; same meaning as `filtersToSql`). */
+export function matchesFilters(filters: EventFilters, row: StoredEvent): boolean {
+  for (const [name, values] of Object.entries(filters.equal) as [FilterName, string[]][]) {
+    const value = row[equalityFilters[name]];
+    if (value === null || !values.includes(String(value))) return false;
+  }
+  return true;
+}
+
+/** The filters as one SQL predicate over `k8s_events` (`true` when there are none). */
+export function filtersToSql(sql: Sql, filters: EventFilters): postgres.PendingQuery<postgres.Row[]> {
+  const parts: postgres.PendingQuery<postgres.Row[]>[] = [];
+  for (const [name, values] of Object.entries(filters.equal) as [FilterName, string[]][]) {
+    const column = equalityFilters[name];
+    parts.push(
+      name === 'composition_id'
+        ? sql`${sql(column)} = any(${values}::uuid[])`
+        : sql`${sql(column)} = any(${values}::text[])`,
+    );
+  }
+  if (filters.labels) parts.push(sql`labels @> ${JSON.stringify(filters.labels)}::jsonb`);
+  if (filters.sinceMs !== undefined) parts.push(sql`created_at >= ${new Date(filters.sinceMs)}`);
+  if (filters.untilMs !== undefined) parts.push(sql`created_at < ${new Date(filters.untilMs)}`);
+  return andAll(sql, parts);
+}
+
+/** Joins predicates with `and`; `true` for none. */
+export function andAll(sql: Sql, parts: postgres.PendingQuery<postgres.Row[]>[]): postgres.PendingQuery<postgres.Row[]> {
+  if (parts.length === 0) return sql`true`;
+  return parts.slice(1).reduce((acc, part) => sql`${acc} and ${part}`, sql`(${parts[0]!})`);
+}

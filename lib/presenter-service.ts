@@ -1,0 +1,88 @@
+import type { Meter } from '@opentelemetry/api';
+import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access-review.ts';
+import type { PresenterConfig } from './config.ts';
+import { createSql } from './db.ts';
+import { readLastSeq } from './event-store.ts';
+import { startListener } from './listener.ts';
+import type { Logger } from './log.ts';
+import { createNamespaceCatalog } from './namespace-catalog.ts';
+import { createPresenterApp } from './presenter-app.ts';
+import { createPresenterMetrics } from './presenter-metrics.ts';
+import { createSseHub } from './sse-hub.ts';
+import { createCredentialStore, type SecretReader } from './user-credentials.ts';
+
+/** The settings the running service uses (a PresenterConfig satisfies it). */
+export type PresenterSettings = Pick<
+  PresenterConfig,
+  | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
+  | 'replayMaxRows' | 'authzCacheTtlMs' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
+>;
+
+/** A running presenter. */
+export interface RunningPresenter extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  /** Graceful stop: not ready, streams told to resume and closed, server and pool stopped. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
+ * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ */
+export async function startPresenter(options: {
+  settings: PresenterSettings;
+  databaseUrl: string;
+  readSecret: SecretReader;
+  log: Logger;
+  meter?: Meter;
+  accessCheck?: AccessCheck;
+  hostname?: string;
+  namespaceRefreshMs?: number;
+}): Promise<RunningPresenter> {
+  const { settings, log } = options;
+  const metrics = createPresenterMetrics(options.meter);
+  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter' });
+  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
+  const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
+  const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), authorizer, catalog, settings, log, metrics });
+  const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
+  let stopping = false;
+  const app = createPresenterApp({
+    ...settings,
+    sql,
+    hub,
+    authorizer,
+    credentials,
+    catalog,
+    log,
+    metrics,
+    isReady: async () => {
+      if (stopping || !listener.subscribed) return false;
+      await sql`select 1`;
+      return true;
+    },
+  });
+  app.listen({ port: settings.port, hostname: options.hostname ?? '127.0.0.1', reusePort: false });
+  const port = app.server!.port!;
+  log.info('presenter listening', { port });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      const deadline = AbortSignal.timeout(settings.shutdownTimeoutMs);
+      await Promise.race([hub.close(), new Promise((resolve) => deadline.addEventListener('abort', resolve))]);
+      await listener.stop();
+      await app.stop(true);
+      await sql.end({ timeout: Math.ceil(settings.shutdownTimeoutMs / 1000) });
+      log.info('presenter stopped');
+    })());
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,59 @@
+import type { Authorizer } from './access-review.ts';
+import type { Sql } from './db.ts';
+import { readEventsAfter } from './event-store.ts';
+import type { NamespaceCatalog } from './namespace-catalog.ts';
+import { andAll, filtersToSql, type EventFilters } from './presenter-filters.ts';
+import type { PresenterMetrics } from './presenter-metrics.ts';
+import { encodeEventFrame } from './sse-frames.ts';
+import type { SseStream } from './sse-stream.ts';
+import type { UserCredentials } from './user-credentials.ts';
+
+/**
+ * Writes the stored rows with `afterSeq < seq <= untilSeq` that the user may see (authorised again,
+ * as an SQL predicate over the namespaces it may list) and that match `filters`, in seq order.
+ * At most `maxRows` are written: when more remain the stream gets a `replay_limit` resume frame
+ * and is closed. Resolves true when replay completed and the stream is still open.
+ */
+export async function replayInto(
+  stream: SseStream,
+  options: {
+    sql: Sql;
+    authorizer: Authorizer;
+    catalog: NamespaceCatalog;
+    username: string;
+    creds: UserCredentials;
+    filters: EventFilters;
+    afterSeq: number;
+    untilSeq: number;
+    maxRows: number;
+    batchRows: number;
+    metrics: PresenterMetrics;
+  },
+): Promise<boolean> {
+  const { sql } = options;
+  const allowed = await options.authorizer.allowedNamespaces(options.username, options.creds, await options.catalog.list());
+  if (allowed !== 'all' && allowed.length === 0) return !stream.closed;
+  const where = andAll(sql, [
+    sql`seq <= ${options.untilSeq}`,
+    filtersToSql(sql, options.filters),
+    ...(allowed === 'all' ? [] : [sql`namespace = any(${allowed}::text[])`]),
+  ]);
+  let after = options.afterSeq;
+  let written = 0;
+  while (!stream.closed) {
+    const room = options.maxRows - written;
+    const rows = await readEventsAfter(sql, { afterSeq: after, limit: Math.max(1, Math.min(options.batchRows, room)), where });
+    if (rows.length === 0) return !stream.closed;
+    if (room <= 0) {
+      stream.closeWithResume('replay_limit');
+      return false;
+    }
+    for (const row of rows) {
+      if (!stream.writeEvent(encodeEventFrame(row), row.seq)) return false;
+    }
+    options.metrics.sseEventsReplayed.add(rows.length);
+    written += rows.length;
+    after = rows[rows.length - 1]!.seq;
+  }
+  return false;
+}

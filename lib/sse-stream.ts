@@ -1,0 +1,121 @@
+import { encodeResumeFrame } from './sse-frames.ts';
+
+/** Why a stream ended; used for logs and metrics. */
+export type SseCloseReason = 'client_gone' | 'slow_client' | 'replay_limit' | 'shutdown' | 'error';
+
+/** One open SSE connection, written by the hub and by replay. */
+export interface SseStream {
+  readonly id: number;
+  /** Highest event id written (or the resume point given at connect). */
+  readonly lastSeq: number;
+  readonly closed: boolean;
+  /** The HTTP response whose body is this stream. */
+  readonly response: Response;
+  /**
+   * Queues an event frame. When the queue would exceed the byte bound the stream gets a resume
+   * frame naming its last written id and is closed; returns false from then on.
+   */
+  writeEvent(frame: Uint8Array, seq: number): boolean;
+  /** Queues a frame without an id (heartbeats); subject to the same bound. */
+  writeComment(frame: Uint8Array): boolean;
+  /** Sends a resume frame for `reason` and closes. */
+  closeWithResume(reason: 'slow_client' | 'replay_limit' | 'shutdown'): void;
+  /** Closes at once (client gone or error). */
+  close(reason: SseCloseReason): void;
+}
+
+let nextStreamId = 1;
+
+/**
+ * Creates a raw `ReadableStream` SSE response (no Elysia generator: half the CPU per frame).
+ * Guarantees: `openFrame` is the first bytes on the wire; bytes queued but not yet taken by the
+ * socket never exceed `bufferBytes` plus one frame; `onClose` runs exactly once, also when the client
+ * disconnects (`signal` aborts or the body is cancelled), so resources are freed at once.
+ */
+export function createSseStream(options: {
+  signal: AbortSignal;
+  openFrame: Uint8Array;
+  bufferBytes: number;
+  startSeq: number;
+  headers?: Record<string, string>;
+  onClose: (stream: SseStream, reason: SseCloseReason) => void;
+}): SseStream {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  let lastSeq = options.startSeq;
+
+  const finish = (reason: SseCloseReason, closeBody: boolean) => {
+    if (closed) return;
+    closed = true;
+    options.signal.removeEventListener('abort', onAbort);
+    if (closeBody) {
+      try {
+        controller.close();
+      } catch {
+        // The body may already be cancelled by the client.
+      }
+    }
+    options.onClose(stream, reason);
+  };
+  const onAbort = () => finish('client_gone', true);
+
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+        c.enqueue(options.openFrame);
+      },
+      cancel() {
+        finish('client_gone', false);
+      },
+    },
+    // High-water mark 0: desiredSize is minus the bytes the socket has not taken yet.
+    new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
+  );
+
+  const write = (frame: Uint8Array): boolean => {
+    if (closed) return false;
+    if (-(controller.desiredSize ?? 0) + frame.byteLength > options.bufferBytes) {
+      stream.closeWithResume('slow_client');
+      return false;
+    }
+    controller.enqueue(frame);
+    return true;
+  };
+
+  const stream: SseStream = {
+    id: nextStreamId++,
+    get lastSeq() {
+      return lastSeq;
+    },
+    get closed() {
+      return closed;
+    },
+    response: new Response(body, {
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        ...options.headers,
+      },
+    }),
+    writeEvent(frame, seq) {
+      if (!write(frame)) return false;
+      lastSeq = seq;
+      return true;
+    },
+    writeComment: write,
+    closeWithResume(reason) {
+      if (closed) return;
+      controller.enqueue(encodeResumeFrame(lastSeq, reason));
+      finish(reason, true);
+    },
+    close(reason) {
+      finish(reason, true);
+    },
+  };
+  if (options.signal.aborted) queueMicrotask(onAbort);
+  else options.signal.addEventListener('abort', onAbort, { once: true });
+  return stream;
+}

@@ -1,0 +1,113 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { signToken } from '../../lib/auth-token.ts';
+import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
+import { insertEventRows, type EventRecord } from '../../lib/event-store.ts';
+import { createSecretReader } from '../../lib/kube-secrets.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter-service.ts';
+import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
+import { createTestDatabase, type TestDatabase } from './pg.ts';
+
+export const signKey = 'test-sign-key-0123456789';
+export const authnNamespace = 'krateo-system';
+
+/** Presenter settings for tests: fast heartbeats and a short authorisation TTL. */
+export function buildSettings(overrides: Partial<PresenterSettings> = {}): PresenterSettings {
+  return {
+    port: 0,
+    jwtSignKey: signKey,
+    authnNamespace,
+    heartbeatIntervalMs: 60_000,
+    sseRetryMs: 3000,
+    sseClientBufferBytes: 1_048_576,
+    replayMaxRows: 10_000,
+    authzCacheTtlMs: 30_000,
+    corsOrigins: ['*'],
+    eventsMaxLimit: 1000,
+    shutdownTimeoutMs: 5000,
+    ...overrides,
+  };
+}
+
+/** A valid token for `username`, valid for an hour. */
+export function tokenFor(username: string, claims: Record<string, unknown> = {}): string {
+  return signToken({ username, groups: [], exp: Math.floor(Date.now() / 1000) + 3600, ...claims }, signKey);
+}
+
+/** A presenter on port 0 with a fresh database and an HTTPS simulator holding users' clientconfig Secrets. */
+export interface PresenterHarness extends AsyncDisposable {
+  db: TestDatabase;
+  sim: Simulator;
+  sql: Sql;
+  presenter: RunningPresenter;
+  url: string;
+  /** Creates the user's clientconfig Secret (client certificate) and RBAC rules; returns a token. */
+  addUser(username: string, rules: RbacRule[]): Promise<string>;
+  /** Inserts records (one statement) and returns the stored seqs in order. */
+  insert(...records: EventRecord[]): Promise<number[]>;
+}
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** Rules allowing `list events` in the given namespaces (cluster-wide when omitted). */
+export function listEventsIn(namespaces?: string[]): RbacRule[] {
+  return [{ verbs: ['list'], resources: ['events'], apiGroups: [''], ...(namespaces ? { namespaces } : {}) }];
+}
+
+export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}): Promise<PresenterHarness> {
+  const db = await createTestDatabase();
+  await runMigrations(db.url, { log: silentLogger });
+  const sim = await startSimulator();
+  const admin = new KubeConfig();
+  admin.loadFromString(await sim.adminKubeconfig());
+  const presenter = await startPresenter({
+    settings: buildSettings(overrides),
+    databaseUrl: db.url,
+    readSecret: createSecretReader(admin),
+    log: silentLogger,
+    namespaceRefreshMs: 0,
+  });
+  const sql = createSql(db.url, { max: 2 });
+  return {
+    db,
+    sim,
+    sql,
+    presenter,
+    url: presenter.url,
+    async addUser(username, rules) {
+      const { certPem, keyPem } = await sim.issueClientCert(username);
+      // Krateo's authn writes kubeconfig-style base64 PEM inside the Secret values.
+      sim.setSecret(authnNamespace, `${username}-clientconfig`, {
+        'server-url': sim.url,
+        'certificate-authority-data': b64(sim.caPem),
+        'client-certificate-data': b64(certPem),
+        'client-key-data': b64(keyPem),
+      });
+      sim.setRbac(username, rules);
+      return tokenFor(username);
+    },
+    async insert(...records) {
+      await insertEventRows(sql, records);
+      const rows = await sql<{ seq: number }[]>`
+        select seq from k8s_events where global_uid = any(${records.map((r) => r.global_uid)}::text[]) order by seq`;
+      return rows.map((r) => r.seq);
+    },
+    async [Symbol.asyncDispose]() {
+      await presenter.stop();
+      await sql.end();
+      await sim.close();
+      await db[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined; throws after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
