@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
+import { signDevToken } from '../dev/tokens.ts';
 import { executables } from '../scripts/build.ts';
 import { freePort, startExecutable, waitForAnswer } from './support/executable.ts';
 import { createTestDatabase } from './support/pg.ts';
@@ -146,7 +147,7 @@ describe('compiled executables (bun run build)', () => {
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
   });
 
-  test('the presenter starts with no node_modules, answers its probes, refuses an unauthenticated request, exports OTLP metrics and exits 0 on SIGTERM', async () => {
+  test('the presenter starts with no node_modules, answers its probes, refuses an unauthenticated request, serves a signed-in user, exports OTLP metrics and exits 0 on SIGTERM', async () => {
     await using db = await createTestDatabase();
     await using sim = await startSimulator({ tls: true });
     await using otlp = startOtlpReceiver();
@@ -174,6 +175,22 @@ describe('compiled executables (bun run build)', () => {
     const refused = await fetch(`http://127.0.0.1:${port}/events`);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('content-type')).toContain('application/json');
+
+    // A signed-in user: the presenter reads alice's clientconfig Secret with its own identity
+    // (client-node inside the executable, over HTTPS with a client certificate).
+    const alice = await sim.issueClientCert('alice');
+    sim.setSecret('krateo-system', 'alice-clientconfig', {
+      'server-url': sim.url,
+      'certificate-authority-data': sim.caPem,
+      'client-certificate-data': alice.certPem,
+      'client-key-data': alice.keyPem,
+    });
+    sim.setRbac('alice', [{ apiGroups: [''], verbs: ['list'], resources: ['events'], namespaces: ['default'] }]);
+    const token = signDevToken({ key: 'smoke-test-signing-key', username: 'alice', ttlSeconds: 300 });
+    const answered = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
+    expect({ status: answered.status, body: await answered.json() }).toMatchObject({ status: 200, body: { resources: [] } });
+    const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
+    expect(secretReads.map((r) => [r.method, r.username])).toContainEqual(['GET', serviceAccount]);
 
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);
