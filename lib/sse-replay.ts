@@ -11,7 +11,7 @@ import type { UserCredentials } from './user-credentials.ts';
 /**
  * Writes the stored rows with `afterSeq < seq <= untilSeq` that the user may see (authorised again,
  * as an SQL predicate over the namespaces it may list) and that match `filters`, in seq order.
- * At most `maxRows` are written: when more remain the stream gets a `replay_limit` resume frame
+ * Writes wait for the socket (the stream's byte bound is never exceeded). At most `maxRows` are written: when more remain the stream gets a `replay_limit` resume frame
  * and is closed. Resolves true when replay completed and the stream is still open.
  */
 export async function replayInto(
@@ -49,7 +49,7 @@ export async function replayInto(
       return false;
     }
     for (const row of rows) {
-      if (!stream.writeEvent(encodeEventFrame(row), row.seq)) return false;
+      if (!(await stream.writeEventWhenRoom(encodeEventFrame(row), row.seq))) return false;
     }
     options.metrics.sseEventsReplayed.add(rows.length);
     written += rows.length;

@@ -16,6 +16,11 @@ export interface SseStream {
    * frame naming its last written id and is closed; returns false from then on.
    */
   writeEvent(frame: Uint8Array, seq: number): boolean;
+  /**
+   * Queues an event frame, first waiting (replay) until the socket has taken enough queued bytes for
+   * it to fit the bound. Resolves false when the stream closed meanwhile.
+   */
+  writeEventWhenRoom(frame: Uint8Array, seq: number): Promise<boolean>;
   /** Queues a frame without an id (heartbeats); subject to the same bound. */
   writeComment(frame: Uint8Array): boolean;
   /** Sends a resume frame for `reason` and closes. */
@@ -43,11 +48,18 @@ export function createSseStream(options: {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let lastSeq = options.startSeq;
+  let roomWaiters: (() => void)[] = [];
+  const wakeWaiters = () => {
+    const waiters = roomWaiters;
+    roomWaiters = [];
+    for (const wake of waiters) wake();
+  };
 
   const finish = (reason: SseCloseReason, closeBody: boolean) => {
     if (closed) return;
     closed = true;
     options.signal.removeEventListener('abort', onAbort);
+    wakeWaiters();
     if (closeBody) {
       try {
         controller.close();
@@ -64,6 +76,10 @@ export function createSseStream(options: {
       start(c) {
         controller = c;
         c.enqueue(options.openFrame);
+      },
+      // Called when the socket wants more and the queue is empty: room for a waiting writer.
+      pull() {
+        wakeWaiters();
       },
       cancel() {
         finish('client_gone', false);
@@ -104,6 +120,12 @@ export function createSseStream(options: {
       if (!write(frame)) return false;
       lastSeq = seq;
       return true;
+    },
+    async writeEventWhenRoom(frame, seq) {
+      while (!closed && -(controller.desiredSize ?? 0) + frame.byteLength > options.bufferBytes) {
+        await new Promise<void>((resolve) => roomWaiters.push(resolve));
+      }
+      return stream.writeEvent(frame, seq);
     },
     writeComment: write,
     closeWithResume(reason) {
