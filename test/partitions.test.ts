@@ -41,7 +41,7 @@ describe('partition maintenance', () => {
     expect(await ensurePartitions(db.sql, '2026-02-28', 2)).toBe(2);
     // pg_get_expr prints bounds in the session zone (+14): midnight UTC is 14:00 there.
     await db.sql`set timezone = 'UTC'`;
-    expect(await bounds(db.sql)).toEqual([
+    expect([...(await bounds(db.sql))]).toEqual([
       { name: 'k8s_events_2026_02_28', bound: "FOR VALUES FROM ('2026-02-28 00:00:00+00') TO ('2026-03-01 00:00:00+00')" },
       { name: 'k8s_events_2026_03_01', bound: "FOR VALUES FROM ('2026-03-01 00:00:00+00') TO ('2026-03-02 00:00:00+00')" },
     ]);
