@@ -69,7 +69,7 @@ describe('resuming /notifications', () => {
     const resume = frames.at(-1)!;
     expect(resume.event).toBe('resume');
     const received = ids(frames);
-    const [{ min }] = (await h.sql<{ min: number }[]>`select min(seq) as min from k8s_events`) as [{ min: number }];
+    const [{ min }] = [...(await h.sql<{ min: number }[]>`select min(seq) as min from k8s_events`)] as [{ min: number }];
     expect(received.length).toBeLessThan(total);
     expect(received).toEqual(Array.from({ length: received.length }, (_, i) => min + i));
     expect(JSON.parse(resume.data!)).toEqual({ last_event_id: String(received.at(-1)), reason: 'slow_client' });
@@ -99,7 +99,7 @@ describe('database restart under an open stream', () => {
     try {
       sql = createSql(h.db.url, { max: 1 });
       await insertEventRows(sql, [buildRecord(), buildRecord()]);
-      const [{ max }] = (await sql<{ max: number }[]>`select max(seq) as max from k8s_events`) as [{ max: number }];
+      const [{ max }] = [...(await sql<{ max: number }[]>`select max(seq) as max from k8s_events`)] as [{ max: number }];
       const frames = await s.until((f) => f.id === String(max), 15_000);
       expect(ids(frames)).toEqual([before[0]!, before[1]!, max - 1, max]);
     } finally {
