@@ -85,4 +85,13 @@ describe('presenter authorisation on open streams', () => {
     expect(frames.filter((f) => f.event === 'krateo').map((f) => f.id)).toEqual([String(visible)]);
     expect(hidden).toBeLessThan(visible!);
   });
+
+  test('fails closed when the access review fails: nothing is shown', async () => {
+    await using h = await startPresenterHarness();
+    const token = await h.addUser('alice', listEventsIn());
+    await h.insert(buildRecord({ namespace: 'team-a' }));
+    h.sim.failNext(10, 500, 'selfsubjectaccessreviews');
+    const response = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${token}` } });
+    expect({ status: response.status, body: await response.json() }).toEqual({ status: 200, body: { resources: [] } });
+  });
 });
