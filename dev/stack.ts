@@ -63,9 +63,16 @@ function spawnService(name: string, entry: string, serviceEnv: Record<string, st
 
 const stack: { stop: () => Promise<void> }[] = [];
 let stopping = false;
+let stoppingSinceMs = 0;
 async function stopAll(code: number): Promise<never> {
-  if (stopping) process.exit(code);
+  // Ctrl-C reaches us twice (from the terminal's process group and forwarded by `bun run`): only a
+  // signal well after the first one means "stop now, without cleaning up".
+  if (stopping) {
+    if (Date.now() - stoppingSinceMs > 1000) process.exit(code);
+    return await new Promise<never>(() => {});
+  }
   stopping = true;
+  stoppingSinceMs = Date.now();
   say('stopping');
   for (const part of stack.reverse()) await part.stop().catch(() => {});
   process.exit(code);
