@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadPresenterConfig } from './lib/config.ts';
 import { createSql, runMigrations, waitForDb } from './lib/db.ts';
+import { createDiscoveryClient } from './lib/kube-discovery.ts';
 import { createSecretReader } from './lib/kube-secrets.ts';
 import { createLogger, errorFields } from './lib/log.ts';
 import { startPresenter } from './lib/presenter-service.ts';
@@ -37,6 +38,7 @@ const presenter = await startPresenter({
   settings: config,
   databaseUrl: config.db.url,
   readSecret: createSecretReader(kubeConfig),
+  discovery: createDiscoveryClient(kubeConfig),
   log: runLog,
   meter: telemetry.meter,
   hostname: '0.0.0.0',

@@ -1,9 +1,13 @@
+import type { GroupResource } from './kind-resolver.ts';
 import { errorFields, type Logger } from './log.ts';
 import type { PresenterMetrics } from './presenter-metrics.ts';
 import { requestAsUser, type UserCredentials } from './user-credentials.ts';
 
 /** Asks the API server, as the user, whether it may `list events` (cluster-wide when `namespace` is undefined). */
 export type AccessCheck = (creds: UserCredentials, namespace: string | undefined) => Promise<boolean>;
+
+/** Asks the API server, as the user, whether it may `get` a resource (cluster-wide when `namespace` is undefined). */
+export type GetCheck = (creds: UserCredentials, target: GroupResource, namespace: string | undefined) => Promise<boolean>;
 
 /** Per-user authorisation decisions with a TTL cache, failing closed. */
 export interface Authorizer {
@@ -13,31 +17,44 @@ export interface Authorizer {
   canList(username: string, creds: UserCredentials, namespace: string): Promise<boolean>;
   /** `'all'` for a cluster-wide user, else the subset of `candidates` the user may list. */
   allowedNamespaces(username: string, creds: UserCredentials, candidates: readonly string[]): Promise<'all' | string[]>;
+  /** Strict mode: the cached `get` decision for the resource in `namespace` when fresh, else undefined. */
+  peekGet(username: string, namespace: string, target: GroupResource): boolean | undefined;
+  /** Strict mode: whether the user may `get` the resource in `namespace` (cluster-wide allow short-circuits). */
+  canGet(username: string, creds: UserCredentials, namespace: string, target: GroupResource): Promise<boolean>;
 }
 
 /** A SelfSubjectAccessReview for `list events`, sent with the user's own credentials. */
-export const selfSubjectAccessReview: AccessCheck = async (creds, namespace) => {
+export const selfSubjectAccessReview: AccessCheck = (creds, namespace) => reviewAsUser(creds, 'list', '', 'events', namespace);
+
+/** A SelfSubjectAccessReview for `get` on a resource, sent with the user's own credentials. */
+export const selfSubjectGetReview: GetCheck = (creds, target, namespace) =>
+  reviewAsUser(creds, 'get', target.group, target.resource, target.namespaced ? namespace : undefined);
+
+async function reviewAsUser(creds: UserCredentials, verb: string, group: string, resource: string, namespace: string | undefined) {
   const body = {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SelfSubjectAccessReview',
-    spec: { resourceAttributes: { verb: 'list', resource: 'events', group: '', ...(namespace ? { namespace } : {}) } },
+    spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } },
   };
   const answer = (await requestAsUser(creds, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', body)) as {
     status?: { allowed?: boolean; denied?: boolean };
   };
   return answer.status?.allowed === true && answer.status.denied !== true;
-};
+}
 
 const clusterKey = '';
 
 /**
- * Caches decisions per (user, namespace) for `ttlMs` (errors deny and are cached for at most 5 s so
+ * Caches decisions per (user, namespace) — and, for strict mode's `get`, per (user, namespace,
+ * group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
  * a flapping API server is not hammered); concurrent questions share one review. A revoked
  * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked.
  */
 export function createAuthorizer(options: {
   check: AccessCheck;
+  /** Strict mode's `get` review (default: a SelfSubjectAccessReview as the user). */
+  checkGet?: GetCheck;
   ttlMs: number;
   log: Logger;
   metrics: PresenterMetrics;
@@ -54,8 +71,11 @@ export function createAuthorizer(options: {
     return entry && entry.expiresAt > now() ? entry.allowed : undefined;
   };
 
-  const decide = (username: string, creds: UserCredentials, namespace: string): Promise<boolean> => {
-    const key = keyOf(username, namespace);
+  const getKeyOf = (username: string, namespace: string, t: GroupResource) => `${keyOf(username, namespace)}\u0000get\u0000${t.group}/${t.resource}`;
+  const checkGet = options.checkGet ?? selfSubjectGetReview;
+
+  const decide = (username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
+    const key = target ? getKeyOf(username, namespace, target) : keyOf(username, namespace);
     const cached = fresh(key);
     if (cached !== undefined) {
       metrics.authzCacheHits.add(1);
@@ -64,12 +84,12 @@ export function createAuthorizer(options: {
     const pending = inFlight.get(key);
     if (pending) return pending;
     metrics.authzCacheMisses.add(1);
-    const review = options
-      .check(creds, namespace === clusterKey ? undefined : namespace)
+    const scope = namespace === clusterKey ? undefined : namespace;
+    const review = (target ? checkGet(creds, target, scope) : options.check(creds, scope))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {
-          options.log.warn('access review failed, denying', { user: username, namespace, ...errorFields(err) });
+          options.log.warn('access review failed, denying', { user: username, namespace, resource: target?.resource ?? 'events', ...errorFields(err) });
           return { allowed: false, ttlMs: Math.min(options.ttlMs, 5000) };
         },
       )
@@ -98,6 +118,17 @@ export function createAuthorizer(options: {
       if (await decide(username, creds, clusterKey)) return 'all';
       const decisions = await Promise.all(candidates.map((ns) => decide(username, creds, ns)));
       return candidates.filter((_, i) => decisions[i]);
+    },
+    peekGet(username, namespace, target) {
+      const cluster = fresh(getKeyOf(username, clusterKey, target));
+      if (cluster === undefined) return undefined;
+      if (cluster || !target.namespaced) return cluster;
+      return fresh(getKeyOf(username, namespace, target));
+    },
+    async canGet(username, creds, namespace, target) {
+      if (await decide(username, creds, clusterKey, target)) return true;
+      if (!target.namespaced) return false;
+      return await decide(username, creds, namespace, target);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Sql } from './db.ts';
 import type { StoredEvent } from './event-store.ts';
+import { scopeToSql, type VisibleScope } from './event-visibility.ts';
 import { decodeEventsCursor, encodeEventsCursor, type EventsCursor } from './events-cursor.ts';
 import { andAll, filtersToSql, InputError, listParam, parseFilters, type EventFilters, type FilterInput } from './presenter-filters.ts';
 import { toKrateoPayload, type KrateoEventPayload } from './sse-frames.ts';
@@ -43,13 +44,13 @@ type Row = StoredEvent & { raw: string; created_text: string };
 
 /**
  * Reads one page of the latest version of each Event (one row per `global_uid`), newest first
- * (`created_at`, then `seq`), limited to `namespaces` unless `'all'` (the caller's authorisation as
- * an SQL predicate). Pages are keyset-paged over the `(created_at, seq)` index and bounded by the
+ * (`created_at`, then `seq`), limited to `scope` unless `'all'` (the caller's authorisation as an
+ * SQL predicate). Pages are keyset-paged over the `(created_at, seq)` index and bounded by the
  * first page's highest seq, so paging to the end while rows are inserted yields no duplicates and
  * no gaps; a newer version inserted meanwhile does not hide its older version from later pages.
  */
-export async function queryEvents(sql: Sql, request: EventsRequest, namespaces: 'all' | readonly string[]): Promise<EventsPage> {
-  if (namespaces !== 'all' && namespaces.length === 0) return { resources: [] };
+export async function queryEvents(sql: Sql, request: EventsRequest, scope: VisibleScope): Promise<EventsPage> {
+  if (scope !== 'all' && scope.length === 0) return { resources: [] };
   let maxSeq = request.cursor?.maxSeq;
   if (maxSeq === undefined) {
     const [row] = await sql<{ seq: number | null }[]>`select max(seq) as seq from k8s_events`;
@@ -58,7 +59,7 @@ export async function queryEvents(sql: Sql, request: EventsRequest, namespaces: 
   const where = andAll(sql, [
     sql`e.seq <= ${maxSeq}`,
     filtersToSql(sql, request.filters),
-    ...(namespaces === 'all' ? [] : [sql`e.namespace = any(${namespaces as string[]}::text[])`]),
+    ...(scope === 'all' ? [] : [scopeToSql(sql, scope)]),
     ...(request.cursor ? [sql`(e.created_at, e.seq) < (${request.cursor.createdAt}::timestamptz, ${request.cursor.seq})`] : []),
   ]);
   const rows = await sql<Row[]>`

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
-import type { Authorizer } from './access-review.ts';
 import { AuthError, extractToken, verifyToken, type TokenIdentity } from './auth-token.ts';
 import type { Sql } from './db.ts';
+import type { EventVisibility } from './event-visibility.ts';
 import { parseEventsRequest, queryEvents } from './events-query.ts';
 import { errorFields, type Logger } from './log.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
@@ -19,7 +19,7 @@ export interface PresenterAppDeps {
   eventsMaxLimit: number;
   sql: Sql;
   hub: SseHub;
-  authorizer: Authorizer;
+  visibility: EventVisibility;
   credentials: CredentialStore;
   catalog: NamespaceCatalog;
   log: Logger;
@@ -93,8 +93,8 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       const { identity, creds } = await authenticate(request, false);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
       const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
-      const allowed = await deps.authorizer.allowedNamespaces(identity.username, creds, candidates);
-      response = json(200, await queryEvents(deps.sql, parsed, allowed), cors);
+      const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
+      response = json(200, await queryEvents(deps.sql, parsed, scope), cors);
     } catch (err) {
       response = fail(err, '/events', cors);
     }

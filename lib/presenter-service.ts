@@ -3,6 +3,9 @@ import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './a
 import type { PresenterConfig } from './config.ts';
 import { createSql } from './db.ts';
 import { readLastSeq } from './event-store.ts';
+import { createEventVisibility } from './event-visibility.ts';
+import { createKindResolver } from './kind-resolver.ts';
+import type { DiscoveryClient } from './kube-discovery.ts';
 import { startListener } from './listener.ts';
 import type { Logger } from './log.ts';
 import { createNamespaceCatalog } from './namespace-catalog.ts';
@@ -15,7 +18,7 @@ import { createCredentialStore, type SecretReader } from './user-credentials.ts'
 export type PresenterSettings = Pick<
   PresenterConfig,
   | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
-  | 'replayMaxRows' | 'authzCacheTtlMs' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
+  | 'replayMaxRows' | 'authzCacheTtlMs' | 'authzStrict' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
 >;
 
 /** A running presenter. */
@@ -29,6 +32,7 @@ export interface RunningPresenter extends AsyncDisposable {
 /**
  * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
  * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
  */
 export async function startPresenter(options: {
   settings: PresenterSettings;
@@ -37,6 +41,8 @@ export async function startPresenter(options: {
   log: Logger;
   meter?: Meter;
   accessCheck?: AccessCheck;
+  /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
+  discovery?: DiscoveryClient;
   hostname?: string;
   namespaceRefreshMs?: number;
 }): Promise<RunningPresenter> {
@@ -46,14 +52,21 @@ export async function startPresenter(options: {
   const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), authorizer, catalog, settings, log, metrics });
+  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
+  const resolver =
+    settings.authzStrict && options.discovery
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
+      : undefined;
+  const visibility = createEventVisibility({ authorizer, catalog, resolver });
+  log.info('authorisation mode', { strict: visibility.strict });
+  const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,
     sql,
     hub,
-    authorizer,
+    visibility,
     credentials,
     catalog,
     log,

@@ -1,6 +1,6 @@
-import type { Authorizer } from './access-review.ts';
 import type { Sql } from './db.ts';
 import { readEventsAfter, type StoredEvent } from './event-store.ts';
+import type { EventVisibility } from './event-visibility.ts';
 import { errorFields, type Logger } from './log.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
 import { matchesFilters, type EventFilters } from './presenter-filters.ts';
@@ -60,21 +60,21 @@ export interface SseHub {
 
 /**
  * Creates the hub. Guarantees: rows are read by cursor (never skipping a committed row), each row's
- * frame is encoded once and written only to streams whose user may list events in its namespace
- * (decisions re-asked when their TTL expires, so revocation applies to open streams) and whose
+ * frame is encoded once and written only to streams whose user may see it (`visibility`: list events
+ * in its namespace, and in strict mode get its kind there; decisions re-asked when their TTL expires, so revocation applies to open streams) and whose
  * filters match; a resuming stream gets replay then live with no gap and no duplicate; a read error
  * is logged and retried with backoff from the same cursor.
  */
 export function createSseHub(options: {
   sql: Sql;
   startSeq: number;
-  authorizer: Authorizer;
+  visibility: EventVisibility;
   catalog: NamespaceCatalog;
   settings: HubSettings;
   log: Logger;
   metrics: PresenterMetrics;
 }): SseHub {
-  const { sql, authorizer, catalog, settings, log, metrics } = options;
+  const { sql, visibility, catalog, settings, log, metrics } = options;
   const batchRows = settings.readBatchRows ?? 1000;
   const groups = new Map<string, UserGroup>();
   let cursor = options.startSeq;
@@ -97,30 +97,35 @@ export function createSseHub(options: {
   };
 
   const deliver = async (rows: StoredEvent[]) => {
-    const namespaces = [...new Set(rows.map((r) => r.namespace))];
-    for (const ns of namespaces) catalog.observe(ns);
+    const rowKeys = rows.map((r) => visibility.keyOf(r.namespace, r.resource_kind));
+    const scopes = new Map<string, StoredEvent>();
+    rows.forEach((row, i) => {
+      if (scopes.has(rowKeys[i]!)) return;
+      scopes.set(rowKeys[i]!, row);
+      catalog.observe(row.namespace, row.resource_kind);
+    });
     // Decisions are fixed for the whole batch; groups that appear while we wait are asked too.
     const decisions = new Map<UserGroup, Map<string, boolean>>();
     for (;;) {
       const asks: Promise<void>[] = [];
       for (const group of groups.values()) {
         if (decisions.has(group)) continue;
-        const byNs = new Map<string, boolean>();
-        decisions.set(group, byNs);
-        for (const ns of namespaces) {
-          const known = authorizer.peek(group.username, ns);
-          if (known !== undefined) byNs.set(ns, known);
-          else asks.push(authorizer.canList(group.username, group.creds, ns).then((ok) => void byNs.set(ns, ok)));
+        const byKey = new Map<string, boolean>();
+        decisions.set(group, byKey);
+        for (const [key, { namespace, resource_kind }] of scopes) {
+          const known = visibility.peek(group.username, namespace, resource_kind);
+          if (known !== undefined) byKey.set(key, known);
+          else asks.push(visibility.canSee(group.username, group.creds, namespace, resource_kind).then((ok) => void byKey.set(key, ok)));
         }
       }
       if (asks.length === 0) break;
       await Promise.all(asks);
     }
     const nowMs = Date.now();
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       let frame: Uint8Array | undefined;
-      for (const [group, byNs] of decisions) {
-        if (byNs.get(row.namespace) !== true) continue;
+      for (const [group, byKey] of decisions) {
+        if (byKey.get(rowKeys[i]!) !== true) continue;
         for (const client of group.clients) {
           if (!matchesFilters(client.filters, row)) continue;
           frame ??= encodeEventFrame(row);
@@ -208,7 +213,7 @@ export function createSseHub(options: {
       metrics.sseClientsConnected.add(1);
       if (resuming) {
         replayInto(stream, {
-          sql, authorizer, catalog, username, creds, filters,
+          sql, visibility, catalog, username, creds, filters,
           afterSeq: resumeAfterSeq, untilSeq: replayUntil,
           maxRows: settings.replayMaxRows, batchRows, metrics,
         })

@@ -1,6 +1,6 @@
-import type { Authorizer } from './access-review.ts';
 import type { Sql } from './db.ts';
 import { readEventsAfter } from './event-store.ts';
+import { scopeToSql, type EventVisibility } from './event-visibility.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
 import { andAll, filtersToSql, type EventFilters } from './presenter-filters.ts';
 import type { PresenterMetrics } from './presenter-metrics.ts';
@@ -10,7 +10,7 @@ import type { UserCredentials } from './user-credentials.ts';
 
 /**
  * Writes the stored rows with `afterSeq < seq <= untilSeq` that the user may see (authorised again,
- * as an SQL predicate over the namespaces it may list) and that match `filters`, in seq order.
+ * as an SQL predicate over what `visibility` lets it see) and that match `filters`, in seq order.
  * Writes wait for the socket (the stream's byte bound is never exceeded). At most `maxRows` are written: when more remain the stream gets a `replay_limit` resume frame
  * and is closed. Resolves true when replay completed and the stream is still open.
  */
@@ -18,7 +18,7 @@ export async function replayInto(
   stream: SseStream,
   options: {
     sql: Sql;
-    authorizer: Authorizer;
+    visibility: EventVisibility;
     catalog: NamespaceCatalog;
     username: string;
     creds: UserCredentials;
@@ -31,12 +31,13 @@ export async function replayInto(
   },
 ): Promise<boolean> {
   const { sql } = options;
-  const allowed = await options.authorizer.allowedNamespaces(options.username, options.creds, await options.catalog.list());
-  if (allowed !== 'all' && allowed.length === 0) return !stream.closed;
+  const candidates = options.filters.equal.namespace ?? (await options.catalog.list());
+  const scope = await options.visibility.scope(options.username, options.creds, candidates, options.filters.equal.kind);
+  if (scope !== 'all' && scope.length === 0) return !stream.closed;
   const where = andAll(sql, [
     sql`seq <= ${options.untilSeq}`,
     filtersToSql(sql, options.filters),
-    ...(allowed === 'all' ? [] : [sql`namespace = any(${allowed}::text[])`]),
+    ...(scope === 'all' ? [] : [scopeToSql(sql, scope)]),
   ]);
   let after = options.afterSeq;
   let written = 0;

@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { signToken } from '../../lib/auth-token.ts';
 import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
 import { insertEventRows, type EventRecord } from '../../lib/event-store.ts';
+import { createDiscoveryClient } from '../../lib/kube-discovery.ts';
 import { createSecretReader } from '../../lib/kube-secrets.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter-service.ts';
@@ -22,6 +23,7 @@ export function buildSettings(overrides: Partial<PresenterSettings> = {}): Prese
     sseClientBufferBytes: 1_048_576,
     replayMaxRows: 10_000,
     authzCacheTtlMs: 30_000,
+    authzStrict: false,
     corsOrigins: ['*'],
     eventsMaxLimit: 1000,
     shutdownTimeoutMs: 5000,
@@ -64,6 +66,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     settings: buildSettings(overrides),
     databaseUrl: db.url,
     readSecret: createSecretReader(admin),
+    discovery: createDiscoveryClient(admin),
     log: silentLogger,
     namespaceRefreshMs: 0,
   });
