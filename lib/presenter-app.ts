@@ -7,7 +7,17 @@ import { errorFields, type Logger } from './log.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
 import { InputError, parseFilters, type FilterInput } from './presenter-filters.ts';
 import type { PresenterMetrics } from './presenter-metrics.ts';
-import { openApiDocument } from './presenter-openapi.ts';
+import {
+  createOpenApiPlugin,
+  errorBody,
+  eventsPage,
+  eventsQuery,
+  eventsRequestBody,
+  notificationsHeaders,
+  notificationsQuery,
+  notificationsResponses,
+  probeBody,
+} from './presenter-openapi.ts';
 import { corsHeaders, preflightResponse } from './presenter-cors.ts';
 import type { SseHub } from './sse-hub.ts';
 import type { CredentialStore, UserCredentials } from './user-credentials.ts';
@@ -26,6 +36,8 @@ export interface PresenterAppDeps {
   metrics: PresenterMetrics;
   /** Database reachable, LISTEN active and not shutting down. */
   isReady: () => Promise<boolean>;
+  /** Shown in the OpenAPI document. */
+  version?: string;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string>) =>
@@ -51,7 +63,7 @@ function resumePoint(request: Request, url: URL): number | undefined {
 
 /**
  * Creates the presenter's HTTP app: `/notifications` (SSE), `GET|POST /events`, `/livez`, `/readyz`,
- * `/openapi.json`. Guarantees: every error is JSON `{code, message}` without database text; tokens
+ * `/openapi.json` (generated from the route schemas) and `/openapi` (a browsable reference). Guarantees: every error is JSON `{code, message}` without database text; tokens
  * are accepted from the query only on `/notifications` and URLs are logged without their query;
  * CORS preflights need no token.
  */
@@ -115,16 +127,23 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     return body as FilterInput;
   };
 
+  const errors = { 400: errorBody, 401: errorBody };
+  const probe = (summary: string) => ({ response: { 200: probeBody, 503: probeBody }, detail: { summary, security: [] } });
+
   return new Elysia()
     .onRequest(({ request }) => {
       if (request.method === 'OPTIONS') return preflightResponse(deps.corsOrigins, request);
     })
-    .get('/livez', ({ request }) => json(200, { status: 'ok' }, corsHeaders(deps.corsOrigins, request)))
-    .get('/readyz', async ({ request }) => {
-      const ready = await deps.isReady().catch(() => false);
-      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready' }, corsHeaders(deps.corsOrigins, request));
-    })
-    .get('/openapi.json', ({ request }) => json(200, openApiDocument, corsHeaders(deps.corsOrigins, request)))
+    .use(createOpenApiPlugin(deps.version ?? '0.1.0'))
+    .get('/livez', ({ request }) => json(200, { status: 'ok' }, corsHeaders(deps.corsOrigins, request)), probe('Liveness'))
+    .get(
+      '/readyz',
+      async ({ request }) => {
+        const ready = await deps.isReady().catch(() => false);
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready' }, corsHeaders(deps.corsOrigins, request));
+      },
+      probe('Readiness: database reachable, LISTEN active, not shutting down'),
+    )
     .get('/notifications', async ({ request, server }) => {
       const started = performance.now();
       const cors = corsHeaders(deps.corsOrigins, request);
@@ -151,12 +170,25 @@ export function createPresenterApp(deps: PresenterAppDeps) {
         observe('/notifications', started, response.status);
         return response;
       }
+    }, {
+      query: notificationsQuery,
+      headers: notificationsHeaders,
+      detail: { summary: 'Live events (Server-Sent Events), resumable', responses: notificationsResponses },
     })
-    .get('/events', ({ request }) => events(request, async () => queryInput(new URL(request.url))))
-    .post('/events', ({ request }) => events(request, () => readBody(request)), { parse: 'none' })
+    .get('/events', ({ request }) => events(request, async () => queryInput(new URL(request.url))), {
+      query: eventsQuery,
+      response: { 200: eventsPage, ...errors },
+      detail: { summary: 'History: the latest version of each event, newest first' },
+    })
+    .post('/events', ({ request }) => events(request, () => readBody(request)), {
+      parse: 'none',
+      response: { 200: eventsPage, ...errors },
+      detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
+    })
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);
+      if (code === 'VALIDATION') return json(400, { code: 'invalid_parameter', message: 'a parameter has the wrong shape' }, cors);
       log.error('unhandled request error', { path: new URL(request.url).pathname, ...errorFields(error) });
       return json(500, { code: 'internal', message: 'internal error' }, cors);
     });
