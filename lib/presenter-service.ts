@@ -45,6 +45,8 @@ export async function startPresenter(options: {
   discovery?: DiscoveryClient;
   hostname?: string;
   namespaceRefreshMs?: number;
+  /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
+  idleTimeoutSeconds?: number;
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = createPresenterMetrics(options.meter);
@@ -77,7 +79,12 @@ export async function startPresenter(options: {
       return true;
     },
   });
-  app.listen({ port: settings.port, hostname: options.hostname ?? '127.0.0.1', reusePort: false });
+  app.listen({
+    port: settings.port,
+    hostname: options.hostname ?? '127.0.0.1',
+    reusePort: false,
+    ...(options.idleTimeoutSeconds === undefined ? {} : { idleTimeout: options.idleTimeoutSeconds }),
+  });
   const port = app.server!.port!;
   log.info('presenter listening', { port });
 

@@ -4,7 +4,7 @@ import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
 import { insertEventRows, type EventRecord } from '../../lib/event-store.ts';
 import { createDiscoveryClient } from '../../lib/kube-discovery.ts';
 import { createSecretReader } from '../../lib/kube-secrets.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
 import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter-service.ts';
 import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
@@ -56,7 +56,15 @@ export function listEventsIn(namespaces?: string[]): RbacRule[] {
   return [{ verbs: ['list'], resources: ['events'], apiGroups: [''], ...(namespaces ? { namespaces } : {}) }];
 }
 
-export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}): Promise<PresenterHarness> {
+/** Options of the harness itself (not presenter settings). */
+export interface HarnessOptions {
+  /** Where the presenter logs (silent by default). */
+  log?: Logger;
+  /** Bun's idle connection cut-off in seconds. */
+  idleTimeoutSeconds?: number;
+}
+
+export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
   const db = await createTestDatabase();
   await runMigrations(db.url, { log: silentLogger });
   const sim = await startSimulator();
@@ -67,8 +75,9 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     databaseUrl: db.url,
     readSecret: createSecretReader(admin),
     discovery: createDiscoveryClient(admin),
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     namespaceRefreshMs: 0,
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
   });
   const sql = createSql(db.url, { max: 2 });
   return {
