@@ -15,11 +15,11 @@ export interface DemoCluster extends AsyncDisposable {
 
 const authnNamespace = 'krateo-system';
 
-/** Stores `<username>-clientconfig` in the authn namespace, in the format Krateo's authn service writes. */
-async function storeClientConfig(sim: Simulator, username: string, groups: string[]): Promise<void> {
+/** Stores `<username>-clientconfig` in `namespace`, in the format Krateo's authn service writes (base64 PEM values). */
+export async function storeClientConfig(sim: Simulator, namespace: string, username: string, groups: string[]): Promise<void> {
   const { certPem, keyPem } = await sim.issueClientCert(username, groups);
   const b64 = (text: string) => Buffer.from(text).toString('base64');
-  sim.setSecret(authnNamespace, `${username}-clientconfig`, {
+  sim.setSecret(namespace, `${username}-clientconfig`, {
     'server-url': sim.url,
     'certificate-authority-data': b64(sim.caPem),
     'client-certificate-data': b64(certPem),
@@ -47,7 +47,7 @@ export async function startDemoCluster(options: { dir: string; eventsPerSecond: 
     { username: 'alice', groups: ['devs'], sees: 'team-a and team-b only' },
     { username: 'admin', groups: ['platform-admins'], sees: `every namespace (${demoNamespaces.join(', ')})` },
   ];
-  for (const user of users) await storeClientConfig(sim, user.username, user.groups);
+  for (const user of users) await storeClientConfig(sim, authnNamespace, user.username, user.groups);
   mkdirSync(options.dir, { recursive: true });
   const ingesterKubeconfigPath = join(options.dir, 'ingester.kubeconfig');
   const presenterKubeconfigPath = join(options.dir, 'presenter.kubeconfig');

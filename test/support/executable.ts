@@ -17,9 +17,9 @@ export interface RunningExecutable extends AsyncDisposable {
   stop(signal: NodeJS.Signals, timeoutMs: number): Promise<number>;
 }
 
-/** Starts `path` in `cwd` with exactly `env` (nothing inherited from the test process). */
-export function startExecutable(path: string, options: { cwd: string; env: Record<string, string> }): RunningExecutable {
-  const proc = Bun.spawn([path], { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+/** Starts `path` (with `args`) in `cwd` with exactly `env` (nothing inherited from the test process). */
+export function startExecutable(path: string, options: { cwd: string; env: Record<string, string>; args?: string[] }): RunningExecutable {
+  const proc = Bun.spawn([path, ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
   let text = '';
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
