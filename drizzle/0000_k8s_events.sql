@@ -1,3 +1,11 @@
+CREATE TABLE "ingester_checkpoints" (
+	"cluster_name" text NOT NULL,
+	"scope" text NOT NULL,
+	"resource_version" text NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "ingester_checkpoints_cluster_name_scope_pk" PRIMARY KEY("cluster_name","scope")
+);
+--> statement-breakpoint
 CREATE TABLE "k8s_events" (
 	"created_at" timestamp with time zone NOT NULL,
 	"event_id" uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -25,7 +33,7 @@ CREATE TABLE "k8s_events" (
 CREATE UNIQUE INDEX "k8s_events_version_key" ON "k8s_events" USING btree ("cluster_name","uid","resource_version","created_at");--> statement-breakpoint
 CREATE INDEX "k8s_events_seq_idx" ON "k8s_events" USING btree ("seq");--> statement-breakpoint
 CREATE INDEX "k8s_events_created_at_idx" ON "k8s_events" USING btree ("created_at","seq");--> statement-breakpoint
-CREATE INDEX "k8s_events_global_uid_idx" ON "k8s_events" USING btree ("global_uid","created_at");--> statement-breakpoint
+CREATE INDEX "k8s_events_global_uid_idx" ON "k8s_events" USING btree ("global_uid","created_at","seq");--> statement-breakpoint
 CREATE INDEX "k8s_events_namespace_idx" ON "k8s_events" USING btree ("namespace","created_at");--> statement-breakpoint
 CREATE INDEX "k8s_events_composition_idx" ON "k8s_events" USING btree ("composition_id","created_at") WHERE "k8s_events"."composition_id" is not null;--> statement-breakpoint
 CREATE INDEX "k8s_events_involved_object_idx" ON "k8s_events" USING btree ("involved_object_uid","created_at") WHERE "k8s_events"."involved_object_uid" is not null;--> statement-breakpoint

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `k8s_events`: one row per Event version. The migration turns this declaration into a table
@@ -36,7 +36,8 @@ export const k8sEvents = pgTable(
     uniqueIndex('k8s_events_version_key').on(t.clusterName, t.uid, t.resourceVersion, t.createdAt),
     index('k8s_events_seq_idx').on(t.seq),
     index('k8s_events_created_at_idx').on(t.createdAt, t.seq),
-    index('k8s_events_global_uid_idx').on(t.globalUid, t.createdAt),
+    // Answers "is there a newer version of this event" (the /events anti-join) from the index alone.
+    index('k8s_events_global_uid_idx').on(t.globalUid, t.createdAt, t.seq),
     index('k8s_events_namespace_idx').on(t.namespace, t.createdAt),
     index('k8s_events_composition_idx').on(t.compositionId, t.createdAt).where(sql`${t.compositionId} is not null`),
     index('k8s_events_involved_object_idx').on(t.involvedObjectUid, t.createdAt).where(sql`${t.involvedObjectUid} is not null`),
@@ -47,3 +48,19 @@ export const k8sEvents = pgTable(
 export type EventRow = typeof k8sEvents.$inferSelect;
 /** A row as written by the ingester (database defaults fill the rest). */
 export type NewEventRow = typeof k8sEvents.$inferInsert;
+
+/**
+ * `ingester_checkpoints`: per cluster and watch scope (`*` or a namespace), the resourceVersion up to
+ * which every Event version is committed. A restarted ingester watches from it instead of relisting,
+ * so versions that changed while it was down are not lost (a list only returns the latest version).
+ */
+export const ingesterCheckpoints = pgTable(
+  'ingester_checkpoints',
+  {
+    clusterName: text('cluster_name').notNull(),
+    scope: text('scope').notNull(),
+    resourceVersion: text('resource_version').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.clusterName, t.scope] })],
+);
