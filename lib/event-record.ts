@@ -23,9 +23,11 @@ function asCount(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 2_147_483_647 ? value : undefined;
 }
 
-// PostgreSQL text and jsonb cannot hold U+0000; replacing it keeps the event instead of failing the batch.
+// PostgreSQL text and jsonb cannot hold U+0000, and jsonb refuses a lone UTF-16 surrogate ("\ud800");
+// replacing both with U+FFFD keeps the event instead of dropping its row.
 function clean(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  const wellFormed = text.isWellFormed() ? text : text.toWellFormed();
+  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
 }
 
 function cleanOrNull(value: unknown): string | null {
@@ -33,8 +35,10 @@ function cleanOrNull(value: unknown): string | null {
   return text === undefined ? null : clean(text);
 }
 
+const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /**
- * The newest valid timestamp among `candidates`, as given (so microseconds of a MicroTime
+ * The newest valid (RFC 3339) timestamp among `candidates`, as given (so microseconds of a MicroTime
  * survive), or undefined when none parses.
  */
 export function pickNewestTimestamp(candidates: readonly unknown[]): string | undefined {
@@ -42,7 +46,8 @@ export function pickNewestTimestamp(candidates: readonly unknown[]): string | un
   let bestMs = -Infinity;
   for (const candidate of candidates) {
     const text = asText(candidate);
-    if (text === undefined) continue;
+    // RFC 3339 only: Date.parse also takes texts PostgreSQL refuses (`2030`), which would drop the row.
+    if (text === undefined || !rfc3339.test(text)) continue;
     const ms = Date.parse(text);
     if (Number.isNaN(ms)) continue;
     // Equal milliseconds: the longer text carries the finer fraction (MicroTime).

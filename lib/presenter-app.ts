@@ -50,6 +50,9 @@ function queryInput(url: URL): FilterInput {
   return input;
 }
 
+/** Largest `POST /events` body accepted (1 MiB; filters are a few hundred bytes). */
+const maxBodyBytes = 1_048_576;
+
 const seqPattern = /^\d{1,15}$/;
 
 /** `Last-Event-ID` header, else the `lastEventId` / `last_event_id` query parameters. */
@@ -85,7 +88,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     }
     if (err instanceof InputError) {
       metrics.httpErrors.add(1, { route, code: err.code });
-      return json(400, { code: err.code, message: err.message }, cors);
+      return json(err.code === 'body_too_large' ? 413 : 400, { code: err.code, message: err.message }, cors);
     }
     log.error('request failed', { route, ...errorFields(err) });
     metrics.httpErrors.add(1, { route, code: 'internal' });
@@ -115,7 +118,11 @@ export function createPresenterApp(deps: PresenterAppDeps) {
   };
 
   const readBody = async (request: Request): Promise<FilterInput> => {
+    // The body holds filters only: a bigger one is refused, unread when its length is declared.
+    const tooLarge = () => new InputError('body_too_large', `body must be at most ${maxBodyBytes} bytes`);
+    if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) throw tooLarge();
     const text = await request.text();
+    if (Buffer.byteLength(text) > maxBodyBytes) throw tooLarge();
     if (text.trim() === '') return {};
     let body: unknown;
     try {

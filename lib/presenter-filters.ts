@@ -52,13 +52,23 @@ export function listParam(input: FilterInput, name: string): string[] {
   return [...new Set(items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
 }
 
+// 0001-01-01 and 9999-12-31 (UTC): the range every client and PostgreSQL agree on.
+const minTimeMs = -62_135_596_800_000;
+const maxTimeMs = 253_402_300_799_999;
+
 function parseTime(name: string, text: string, nowMs: number): number {
   const durationMs = parseDurationMs(text);
-  if (durationMs !== undefined) return nowMs - durationMs;
-  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : Number.NaN;
+  const ms =
+    durationMs !== undefined
+      ? nowMs - durationMs
+      : /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
+        ? Date.parse(text)
+        : Number.NaN;
   if (Number.isNaN(ms)) {
     throw new InputError('invalid_parameter', `${name} must be an RFC 3339 timestamp or a duration like 1h`);
   }
+  // A huge duration lands before any date a Date (or PostgreSQL) can hold.
+  if (!(ms >= minTimeMs && ms <= maxTimeMs)) throw new InputError('invalid_parameter', `${name} is out of range`);
   return ms;
 }
 
@@ -68,6 +78,8 @@ export function parseFilters(input: FilterInput, options: { nowMs?: number; hist
   for (const name of Object.keys(equalityFilters) as FilterName[]) {
     const values = listParam(input, name);
     if (values.length === 0) continue;
+    // PostgreSQL text cannot hold U+0000: refused here instead of failing the query.
+    if (values.some((v) => v.includes('\u0000'))) throw new InputError('invalid_parameter', `${name} must not contain NUL`);
     if (name === 'composition_id' && !values.every((v) => uuidPattern.test(v))) {
       throw new InputError('invalid_parameter', 'composition_id must be a UUID');
     }
@@ -84,6 +96,7 @@ export function parseFilters(input: FilterInput, options: { nowMs?: number; hist
   if (labels.length > 0) {
     filters.labels = {};
     for (const pair of labels) {
+      if (pair.includes('\u0000')) throw new InputError('invalid_parameter', 'labels must not contain NUL');
       const [key, value, extra] = pair.split('=');
       if (key === undefined || value === undefined || extra !== undefined || !labelKeyPattern.test(key.trim())) {
         throw new InputError('invalid_parameter', 'labels must look like key=value,key2=value2');
