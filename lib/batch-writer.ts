@@ -72,7 +72,8 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   };
 
   const schedule = () => {
-    if (flushing || queue.length === 0) return;
+    // After close() gave up nothing is written any more (the pool may be closed).
+    if (flushing || queue.length === 0 || giveUp.signal.aborted) return;
     if (queue.length >= options.maxRows) {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;

@@ -65,7 +65,7 @@ async function listAll(options: EventWatchOptions): Promise<string> {
     );
     for (const item of page.items ?? []) {
       const wait = options.sink(item, 'list');
-      if (wait) await wait;
+      if (wait) await untilSettledOrAborted(wait, options.signal);
     }
     count += page.items?.length ?? 0;
     continueToken = page.metadata?.continue || undefined;
@@ -114,7 +114,7 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
       const rv = object?.metadata?.resourceVersion;
       if ((parsed.type === 'ADDED' || parsed.type === 'MODIFIED') && object) {
         const wait = options.sink(object, 'watch');
-        if (wait) await wait;
+        if (wait) await untilSettledOrAborted(wait, options.signal);
       } else if (parsed.type === 'BOOKMARK') {
         options.observer?.onBookmark?.();
       }
@@ -174,6 +174,21 @@ export async function runEventWatch(options: EventWatchOptions): Promise<void> {
       await sleep(delayMs, options.signal);
       delayMs = nextBackoffMs(delayMs, maxMs);
     }
+  }
+}
+
+// A paused watch must still stop on shutdown, even while the database is down and the buffer full.
+async function untilSettledOrAborted(wait: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw signal.reason;
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([wait, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -144,7 +144,8 @@ export async function startIngester(deps: {
     if (!current) return;
     current.abort.abort();
     await current.done;
-    await pipeline.settle();
+    // Lookups have their own timeout; this bound keeps a hung one from holding up the drain.
+    await Promise.race([pipeline.settle(), Bun.sleep(Math.min(10_000, config.shutdownTimeoutMs))]);
   };
 
   const electionAbort = new AbortController();

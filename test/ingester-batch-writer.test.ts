@@ -101,8 +101,10 @@ describe('createBatchWriter', () => {
 
   test('close gives up after its timeout while the database stays down and reports the rows lost', async () => {
     const dropped: [string, number][] = [];
+    let attempts = 0;
     const writer = buildWriter({
       write: async () => {
+        attempts++;
         throw Object.assign(new Error('down'), { code: '57P01' });
       },
       observer: { onDropped: (reason, count) => dropped.push([reason, count]) },
@@ -110,5 +112,10 @@ describe('createBatchWriter', () => {
     for (let i = 0; i < 7; i++) writer.push(buildRecord());
     expect(await writer.close(50)).toEqual({ lostRows: 7 });
     expect(dropped).toEqual([['shutdown_timeout', 7]]);
+    // Once closed it must not keep hammering a closed pool (that once starved the event loop).
+    const attemptsAtClose = attempts;
+    writer.push(buildRecord());
+    await Bun.sleep(30);
+    expect(attempts - attemptsAtClose).toBeLessThanOrEqual(1);
   });
 });

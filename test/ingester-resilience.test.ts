@@ -37,6 +37,35 @@ describe('database restart', () => {
   }, 45_000);
 });
 
+describe('shutdown with the database down', () => {
+  test('a paused watch and a full buffer still stop within SHUTDOWN_TIMEOUT, and the next ingester stores what was lost', async () => {
+    if (process.env.DATABASE_URL) return;
+    await using db = await createTestDatabase();
+    await runMigrations(db.url, { log: silentLogger });
+    await using sim = await startSimulator({ tls: true });
+    const kubeconfig = await sim.adminKubeconfig();
+    const env = { SHUTDOWN_TIMEOUT: '1s', BATCH_MAX_ROWS: '5', BUFFER_MAX_ROWS: '10', COMPOSITION_LOOKUP: 'false' };
+    const first = await startTestIngester({ databaseUrl: db.url, kubeconfig, env });
+    let outcome: { lostRows: number } | undefined;
+    let stopMs = 0;
+    await restartTestPostgres(async () => {
+      for (let i = 0; i < 30; i++) sim.createEvent(buildKubeEvent());
+      await waitFor(async () => (await first.readiness()).buffered_rows === 10, { what: 'buffer full' });
+      const started = Date.now();
+      outcome = await first.stop();
+      stopMs = Date.now() - started;
+    });
+    expect(outcome).toEqual({ lostRows: 10 });
+    expect(stopMs).toBeLessThan(5_000);
+    await using _second = await startTestIngester({ databaseUrl: db.url, kubeconfig, env });
+    await using sql = openSql(db.url);
+    await waitFor(async () => JSON.stringify(await readVersionKeys(sql)) === JSON.stringify(historyKeys(sim.history())), {
+      what: 'table equals history',
+      timeoutMs: 20_000,
+    });
+  }, 45_000);
+});
+
 describe('partition maintenance', () => {
   test('partitions past the retention are dropped, recent and future ones kept and created ahead', async () => {
     await using db = await createTestDatabase();
