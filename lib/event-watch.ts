@@ -99,11 +99,10 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
   // Reading on demand: while the sink is paused nothing is read, and TCP flow control pushes back.
   for await (const chunk of response.body) {
     pending += decoder.decode(chunk, { stream: true });
-    let newline = pending.indexOf('\n');
-    while (newline >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf('\n');
+    let start = 0;
+    for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n', start)) {
+      const line = pending.slice(start, newline).trim();
+      start = newline + 1;
       if (line === '') continue;
       const parsed = JSON.parse(line) as WatchLine;
       const object = parsed.object;
@@ -121,6 +120,7 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
       // DELETED carries the last stored state again, which was already written: only its version counts.
       if (rv) onProgress(rv);
     }
+    pending = pending.slice(start);
   }
 }
 
