@@ -7,6 +7,8 @@ export interface BatchWriterObserver {
   onFlush?(info: { rows: number; inserted: number; durationMs: number; records: readonly EventRecord[] }): void;
   onRetry?(info: { attempt: number; delayMs: number; code: string | undefined }): void;
   onDropped?(reason: 'rejected_by_database' | 'shutdown_timeout', count: number): void;
+  /** Rows that are finished with: committed (or already stored), or rejected by the database for good. */
+  onSettled?(records: readonly EventRecord[]): void;
 }
 
 /** Options of {@link createBatchWriter}. */
@@ -93,6 +95,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       try {
         const inserted = await options.write(batch);
         observer?.onFlush?.({ rows: batch.length, inserted, durationMs: performance.now() - started, records: batch });
+        observer?.onSettled?.(batch);
         return inserted;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -110,6 +113,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     if (batch.length === 1) {
       const [row] = batch;
       observer?.onDropped?.('rejected_by_database', 1);
+      observer?.onSettled?.(batch);
       log.error('event rejected by database, dropped', { code, uid: row?.uid, resource_version: row?.resource_version, ...errorFields(err) });
       return 0;
     }

@@ -2,12 +2,13 @@ import { nextBackoffMs } from './db.ts';
 import type { KubeEvent } from './event-record.ts';
 import { KubeHttpError, type KubeHttp } from './kube-client.ts';
 import { errorFields, type Logger } from './log.ts';
+import { createCheckpointTracker, type CheckpointTicket, type CheckpointTracker } from './watch-checkpoint.ts';
 
 /**
  * Receives each Event version. Returning a promise pauses the watch (no further reads from the
  * API server) until it settles: that is the pipeline's back-pressure.
  */
-export type EventSink = (event: KubeEvent, source: 'list' | 'watch') => Promise<void> | void;
+export type EventSink = (event: KubeEvent, source: 'list' | 'watch', ticket: CheckpointTicket) => Promise<void> | void;
 
 /** What a watch reports besides events (for metrics and readiness). */
 export interface WatchObserver {
@@ -23,6 +24,10 @@ export interface EventWatchOptions {
   http: KubeHttp;
   /** Undefined watches every namespace. */
   namespace?: string;
+  /** Records what was delivered, so a checkpoint can say where a restarted watch may resume. */
+  tracker?: CheckpointTracker;
+  /** A checkpoint from an earlier run: watch from it instead of listing (a 410 still relists). */
+  resumeFrom?: string;
   sink: EventSink;
   signal: AbortSignal;
   log: Logger;
@@ -64,14 +69,16 @@ async function listAll(options: EventWatchOptions): Promise<string> {
       { signal: options.signal, timeoutMs: 60_000 },
     );
     for (const item of page.items ?? []) {
-      const wait = options.sink(item, 'list');
+      const wait = options.sink(item, 'list', options.tracker!.track(scopeOf(options), undefined));
       if (wait) await untilSettledOrAborted(wait, options.signal);
     }
     count += page.items?.length ?? 0;
     continueToken = page.metadata?.continue || undefined;
     if (continueToken === undefined) {
       options.observer?.onListed?.(count);
-      return page.metadata?.resourceVersion ?? '';
+      const listVersion = page.metadata?.resourceVersion ?? '';
+      if (listVersion !== '') options.tracker!.mark(scopeOf(options), listVersion);
+      return listVersion;
     }
   }
 }
@@ -112,10 +119,11 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
       }
       const rv = object?.metadata?.resourceVersion;
       if ((parsed.type === 'ADDED' || parsed.type === 'MODIFIED') && object) {
-        const wait = options.sink(object, 'watch');
+        const wait = options.sink(object, 'watch', options.tracker!.track(scopeOf(options), rv));
         if (wait) await untilSettledOrAborted(wait, options.signal);
-      } else if (parsed.type === 'BOOKMARK') {
-        options.observer?.onBookmark?.();
+      } else {
+        if (parsed.type === 'BOOKMARK') options.observer?.onBookmark?.();
+        if (rv) options.tracker!.mark(scopeOf(options), rv);
       }
       // DELETED carries the last stored state again, which was already written: only its version counts.
       if (rv) onProgress(rv);
@@ -130,11 +138,16 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
  * reconnects after any other failure with capped exponential backoff, forever. A relist hands
  * every event the server still holds to the sink again; the idempotent insert absorbs repeats.
  */
-export async function runEventWatch(options: EventWatchOptions): Promise<void> {
+export async function runEventWatch(watchOptions: EventWatchOptions): Promise<void> {
+  const options = { ...watchOptions, tracker: watchOptions.tracker ?? createCheckpointTracker() };
   const log = options.log.child({ namespace: options.namespace ?? '*' });
   const initialMs = options.initialBackoffMs ?? 200;
   const maxMs = options.maxBackoffMs ?? 30_000;
-  let resourceVersion: string | undefined;
+  let resourceVersion: string | undefined = options.resumeFrom;
+  if (resourceVersion !== undefined) {
+    options.tracker!.mark(scopeOf(options), resourceVersion);
+    log.info('resuming from checkpoint', { resource_version: resourceVersion });
+  }
   let delayMs = initialMs;
   let attempt = 0;
   let listed = false;
@@ -142,6 +155,7 @@ export async function runEventWatch(options: EventWatchOptions): Promise<void> {
     try {
       if (resourceVersion === undefined) {
         options.observer?.onRelist?.(listed ? 'expired' : 'start');
+        options.tracker!.reset(scopeOf(options));
         resourceVersion = await listAll(options);
         listed = true;
         log.info('events listed', { resource_version: resourceVersion });
@@ -190,6 +204,11 @@ async function untilSettledOrAborted(wait: Promise<void>, signal: AbortSignal): 
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** The checkpoint scope of a watch: its namespace, or `*` for all. */
+export function scopeOf(options: { namespace?: string }): string {
+  return options.namespace ?? '*';
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -2,12 +2,14 @@ import type { BatchWriter } from './batch-writer.ts';
 import type { CompositionResolver } from './composition.ts';
 import { buildEventRecord, type KubeEvent } from './event-record.ts';
 import type { DropReason } from './ingester-metrics.ts';
+import type { EventRecord } from './event-store.ts';
 import type { Logger } from './log.ts';
+import type { CheckpointTicket } from './watch-checkpoint.ts';
 
 /** Turns watched Event versions into rows queued on the writer. */
 export interface IngestPipeline {
   /** Takes one Event version; a returned promise asks the watch to pause until it settles. */
-  accept(event: KubeEvent, source: 'list' | 'watch'): Promise<void> | undefined;
+  accept(event: KubeEvent, source: 'list' | 'watch', ticket?: CheckpointTicket): Promise<void> | undefined;
   /** Rows waiting for a composition lookup. */
   readonly pendingRows: number;
   /** Resolves once no row waits for a lookup (all handed to the writer). */
@@ -29,6 +31,8 @@ export function createIngestPipeline(options: {
   log: Logger;
   onReceived?(source: 'list' | 'watch'): void;
   onDropped?(reason: DropReason, count: number): void;
+  /** Called with each row before it is queued, with the ticket to complete once it is committed. */
+  onQueued?(record: EventRecord, ticket: CheckpointTicket): void;
   now?: () => number;
   dropLogIntervalMs?: number;
 }): IngestPipeline {
@@ -53,12 +57,14 @@ export function createIngestPipeline(options: {
     lastDropLog.set(reason, entry);
   };
 
-  const enqueue = (event: KubeEvent, compositionId: string | null): Promise<void> | undefined => {
+  const enqueue = (event: KubeEvent, compositionId: string | null, ticket: CheckpointTicket | undefined): Promise<void> | undefined => {
     const built = buildEventRecord(event, { clusterName: options.clusterName, compositionId, nowIso: new Date(now()).toISOString() });
     if (!built.ok) {
       drop(built.reason, event);
+      ticket?.complete();
       return undefined;
     }
+    if (ticket) options.onQueued?.(built.record, ticket);
     return options.writer.push(built.record);
   };
 
@@ -80,13 +86,13 @@ export function createIngestPipeline(options: {
     get pendingRows() {
       return pendingRows;
     },
-    accept(event, source) {
+    accept(event, source, ticket) {
       options.onReceived?.(source);
       const resolution = options.resolver.resolve(event);
-      if (!(resolution instanceof Promise)) return enqueue(event, resolution);
+      if (!(resolution instanceof Promise)) return enqueue(event, resolution, ticket);
       pendingRows++;
       // The writer never refuses a row, so a full writer only delays the next watch read.
-      void resolution.then((id) => enqueue(event, id)).finally(rowDone);
+      void resolution.then((id) => enqueue(event, id, ticket)).finally(rowDone);
       if (pendingRows < options.maxPendingRows) return undefined;
       return new Promise<void>((resolve) => roomWaiters.push(resolve));
     },

@@ -5,15 +5,19 @@ import { createCompositionResolver } from './composition.ts';
 import type { IngesterConfig } from './config.ts';
 import { createSql, runMigrations, waitForDb } from './db.ts';
 import { runEventWatch } from './event-watch.ts';
-import { insertEventRows } from './event-store.ts';
+import { insertEventRows, type EventRecord } from './event-store.ts';
 import { createIngestPipeline } from './ingest-pipeline.ts';
 import { createIngesterMetrics } from './ingester-metrics.ts';
 import type { KubeHttp } from './kube-client.ts';
 import { createKubeLabelLookup } from './kube-lookup.ts';
 import { runLeaderElection, type LeaderRole } from './leader.ts';
-import type { Logger } from './log.ts';
+import { errorFields, type Logger } from './log.ts';
 import { runMaintenanceLoop } from './maintenance.ts';
 import { startProbeServer, type Readiness } from './probes.ts';
+import { createCheckpointTracker, loadCheckpoints, saveCheckpoints, type CheckpointTicket } from './watch-checkpoint.ts';
+
+/** How often the safe resume points are stored while leading. */
+const checkpointEveryMs = 1000;
 
 /** A running ingester. */
 export interface Ingester {
@@ -41,6 +45,7 @@ export async function startIngester(deps: {
   meter: Meter;
   leaderPollMs?: number;
   watchTimeoutSeconds?: number;
+  checkpointEveryMs?: number;
 }): Promise<Ingester> {
   const { config, http, log } = deps;
   if (config.db.migrateOnStart) {
@@ -54,11 +59,33 @@ export async function startIngester(deps: {
   }
   const sql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester' });
   const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader' });
+  // Its own connection: a checkpoint save never waits behind the writer's retrying inserts.
+  const checkpointSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-checkpoint' });
   await waitForDb(sql, { timeoutMs: config.db.readyTimeoutMs, log });
   const clusterName = await resolveClusterName({ configured: config.clusterName, http });
   log.info('ingester starting', { cluster_name: clusterName, namespaces: config.namespaces, server: http.server });
 
   let role: LeaderRole = 'standby';
+  // Each queued row's place in its watch's delivery order; completing it may advance the checkpoint.
+  const tickets = new WeakMap<EventRecord, CheckpointTicket>();
+  let tracker = createCheckpointTracker();
+  const saved = new Map<string, string>();
+  let saving: Promise<void> | undefined;
+  const saveProgress = () => (saving ??= writeProgress().finally(() => (saving = undefined)));
+  const writeProgress = async () => {
+    const changed = new Map<string, string>();
+    for (const scope of established.keys()) {
+      const safe = tracker.safeVersion(scope);
+      if (safe !== undefined && saved.get(scope) !== safe) changed.set(scope, safe);
+    }
+    if (changed.size === 0) return;
+    try {
+      await saveCheckpoints(checkpointSql, clusterName, changed);
+      for (const [scope, rv] of changed) saved.set(scope, rv);
+    } catch (err) {
+      log.warn('checkpoint not saved', errorFields(err));
+    }
+  };
   let term: { abort: AbortController; done: Promise<unknown> } | undefined;
   const established = new Map<string, boolean>();
   let writerRef: { bufferedRows: number } = { bufferedRows: 0 };
@@ -86,6 +113,9 @@ export async function startIngester(deps: {
         metrics.retried();
       },
       onDropped: (reason, count) => metrics.dropped(reason, count),
+      onSettled: (records) => {
+        for (const record of records) tickets.get(record)?.complete();
+      },
     },
   });
   writerRef = writer;
@@ -105,17 +135,29 @@ export async function startIngester(deps: {
     log,
     onReceived: metrics.received,
     onDropped: metrics.dropped,
+    onQueued: (record, ticket) => tickets.set(record, ticket),
   });
 
   const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
   const startTerm = () => {
     const abort = new AbortController();
     for (const ns of namespaces) established.set(ns ?? '*', false);
-    const watches = namespaces.map((namespace) =>
-      runEventWatch({
+    // A new term starts from what is stored: the previous leader (or this process) may have moved on.
+    tracker = createCheckpointTracker();
+    saved.clear();
+    const checkpointTimer = setInterval(() => void saveProgress(), deps.checkpointEveryMs ?? checkpointEveryMs);
+    abort.signal.addEventListener('abort', () => clearInterval(checkpointTimer), { once: true });
+    const watches = namespaces.map(async (namespace) => {
+      const stored = await loadCheckpoints(sql, clusterName).catch((err: unknown) => {
+        log.warn('checkpoints not readable, listing instead', errorFields(err));
+        return new Map<string, string>();
+      });
+      return runEventWatch({
         http,
         namespace,
-        sink: (event, source) => pipeline.accept(event, source),
+        tracker,
+        resumeFrom: stored.get(namespace ?? '*'),
+        sink: (event, source, ticket) => pipeline.accept(event, source, ticket),
         signal: abort.signal,
         log,
         watchTimeoutSeconds: deps.watchTimeoutSeconds,
@@ -127,8 +169,8 @@ export async function startIngester(deps: {
           },
           onRelist: (reason) => metrics.relisted(namespace ?? '*', reason),
         },
-      }),
-    );
+      });
+    });
     const maintenance = runMaintenanceLoop({
       sql,
       settings: config,
@@ -194,9 +236,11 @@ export async function startIngester(deps: {
     if (statusTimer) clearInterval(statusTimer);
     await endTerm();
     const { lostRows } = await writer.close(config.shutdownTimeoutMs);
+    // Bounded: with the database gone the save would wait for the driver's connect timeout.
+    if (role === 'leader') await Promise.race([saveProgress(), Bun.sleep(1000)]);
     electionAbort.abort();
     await election;
-    await Promise.all([sql.end({ timeout: 2 }), lockSql.end({ timeout: 2 })]);
+    await Promise.all([sql.end({ timeout: 2 }), lockSql.end({ timeout: 2 }), checkpointSql.end({ timeout: 0 })]);
     await probes.stop();
     log.info('ingester stopped', { duration_ms: Math.round(performance.now() - started), lost_rows: lostRows });
     return { lostRows };
