@@ -20,6 +20,9 @@ export interface HubSettings {
   readBatchRows?: number;
 }
 
+/** Rows written to the streams between two turns of the event loop. */
+const yieldEveryRows = 64;
+
 /** A subscriber as the hub sees it: one open stream with its filters. */
 interface HubClient {
   stream: SseStream;
@@ -104,25 +107,35 @@ export function createSseHub(options: {
       scopes.set(rowKeys[i]!, row);
       catalog.observe(row.namespace, row.resource_kind);
     });
-    // Decisions are fixed for the whole batch; groups that appear while we wait are asked too.
+    // Decisions are fixed for the whole batch; groups that appear while we wait (or while the
+    // writes below yield) are asked too before any further row is written.
     const decisions = new Map<UserGroup, Map<string, boolean>>();
-    for (;;) {
-      const asks: Promise<void>[] = [];
-      for (const group of groups.values()) {
-        if (decisions.has(group)) continue;
-        const byKey = new Map<string, boolean>();
-        decisions.set(group, byKey);
-        for (const [key, { namespace, resource_kind }] of scopes) {
-          const known = visibility.peek(group.username, namespace, resource_kind);
-          if (known !== undefined) byKey.set(key, known);
-          else asks.push(visibility.canSee(group.username, group.creds, namespace, resource_kind).then((ok) => void byKey.set(key, ok)));
+    const decideForNewGroups = async () => {
+      for (;;) {
+        const asks: Promise<void>[] = [];
+        for (const group of groups.values()) {
+          if (decisions.has(group)) continue;
+          const byKey = new Map<string, boolean>();
+          decisions.set(group, byKey);
+          for (const [key, { namespace, resource_kind }] of scopes) {
+            const known = visibility.peek(group.username, namespace, resource_kind);
+            if (known !== undefined) byKey.set(key, known);
+            else asks.push(visibility.canSee(group.username, group.creds, namespace, resource_kind).then((ok) => void byKey.set(key, ok)));
+          }
         }
+        if (asks.length === 0) return;
+        await Promise.all(asks);
       }
-      if (asks.length === 0) break;
-      await Promise.all(asks);
-    }
+    };
+    await decideForNewGroups();
     const nowMs = Date.now();
     for (const [i, row] of rows.entries()) {
+      // Let sockets take what is queued before writing more, so a burst (a relist) stays within
+      // the streams' bounds for clients that read promptly.
+      if (i > 0 && i % yieldEveryRows === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await decideForNewGroups();
+      }
       let frame: Uint8Array | undefined;
       for (const [group, byKey] of decisions) {
         if (byKey.get(rowKeys[i]!) !== true) continue;
@@ -132,6 +145,8 @@ export function createSseHub(options: {
           deliverLive(client, frame, row.seq);
         }
       }
+      // A stream opened while this batch is being written starts after the rows already written.
+      cursor = row.seq;
       if (frame) metrics.sseDeliveryDelay.record(Math.max(0, nowMs - new Date(row.inserted_at).getTime()) / 1000);
     }
   };

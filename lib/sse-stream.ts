@@ -12,8 +12,9 @@ export interface SseStream {
   /** The HTTP response whose body is this stream. */
   readonly response: Response;
   /**
-   * Queues an event frame. When the queue would exceed the byte bound the stream gets a resume
-   * frame naming its last written id and is closed; returns false from then on.
+   * Queues an event frame. A stream whose queue would pass the hard bound, or stays above the byte
+   * bound for longer than the grace period, gets a resume frame naming its last written id and is
+   * closed; returns false from then on.
    */
   writeEvent(frame: Uint8Array, seq: number): boolean;
   /**
@@ -31,11 +32,19 @@ export interface SseStream {
 
 let nextStreamId = 1;
 
+/** A burst may queue up to this many times the byte bound... */
+export const sseBurstFactor = 4;
+/** ...as long as the socket takes it back under the bound within this time. */
+export const sseOverflowGraceMs = 1000;
+
 /**
  * Creates a raw `ReadableStream` SSE response (no Elysia generator: half the CPU per frame).
  * Guarantees: `openFrame` is the first bytes on the wire; bytes queued but not yet taken by the
- * socket never exceed `bufferBytes` plus one frame; `onClose` runs exactly once, also when the client
- * disconnects (`signal` aborts or the body is cancelled), so resources are freed at once.
+ * socket never exceed `sseBurstFactor` × `bufferBytes`, and a stream still above `bufferBytes`
+ * `overflowGraceMs` after passing it is told to resume and closed — so a burst written in one pass
+ * (a relist) does not cut off a client that reads promptly, while a slow one is still bounded;
+ * `onClose` runs exactly once, also when the client disconnects (`signal` aborts or the body is
+ * cancelled), so resources are freed at once.
  */
 export function createSseStream(options: {
   signal: AbortSignal;
@@ -43,8 +52,11 @@ export function createSseStream(options: {
   bufferBytes: number;
   startSeq: number;
   headers?: Record<string, string>;
+  overflowGraceMs?: number;
   onClose: (stream: SseStream, reason: SseCloseReason) => void;
 }): SseStream {
+  const hardBoundBytes = options.bufferBytes * sseBurstFactor;
+  let overflowTimer: ReturnType<typeof setTimeout> | undefined;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let lastSeq = options.startSeq;
@@ -58,6 +70,7 @@ export function createSseStream(options: {
   const finish = (reason: SseCloseReason, closeBody: boolean) => {
     if (closed) return;
     closed = true;
+    if (overflowTimer !== undefined) clearTimeout(overflowTimer);
     options.signal.removeEventListener('abort', onAbort);
     wakeWaiters();
     if (closeBody) {
@@ -89,13 +102,22 @@ export function createSseStream(options: {
     new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
   );
 
+  const queuedBytes = () => -(controller.desiredSize ?? 0);
+  const checkOverflow = () => {
+    overflowTimer = undefined;
+    if (!closed && queuedBytes() > options.bufferBytes) stream.closeWithResume('slow_client');
+  };
   const write = (frame: Uint8Array): boolean => {
     if (closed) return false;
-    if (-(controller.desiredSize ?? 0) + frame.byteLength > options.bufferBytes) {
+    const after = queuedBytes() + frame.byteLength;
+    if (after > hardBoundBytes) {
       stream.closeWithResume('slow_client');
       return false;
     }
     controller.enqueue(frame);
+    if (after > options.bufferBytes && overflowTimer === undefined) {
+      overflowTimer = setTimeout(checkOverflow, options.overflowGraceMs ?? sseOverflowGraceMs);
+    }
     return true;
   };
 

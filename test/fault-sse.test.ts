@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { insertEventRows } from '../lib/event-store.ts';
 import { encodeOpenFrame } from '../lib/sse-frames.ts';
-import { createSseStream, type SseCloseReason } from '../lib/sse-stream.ts';
+import { createSseStream, sseBurstFactor, type SseCloseReason } from '../lib/sse-stream.ts';
 import { buildRecord } from './support/builders.ts';
 import { readTotal, startMeteredPresenter } from './support/fault-kit.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
@@ -133,8 +133,9 @@ describe('a client that never reads', () => {
     });
   }, 60_000);
 
-  test('holds at most its byte bound queued: the frame that would exceed it closes the stream with a resume frame instead', async () => {
+  test('holds at most its hard bound queued: the frame that would pass it closes the stream with a resume frame instead', async () => {
     const bound = 10_000;
+    const hardBound = bound * sseBurstFactor;
     const closes: SseCloseReason[] = [];
     const stream = createSseStream({
       signal: new AbortController().signal,
@@ -146,15 +147,43 @@ describe('a client that never reads', () => {
     const frame = (seq: number) => new TextEncoder().encode(`id: ${seq}\nevent: krateo\ndata: ${'y'.repeat(980)}\n\n`);
     const accepted: boolean[] = [];
     // Nobody reads the body: every accepted frame stays queued.
-    for (let seq = 1; seq <= 20; seq++) accepted.push(stream.writeEvent(frame(seq), seq));
+    for (let seq = 1; seq <= 60; seq++) accepted.push(stream.writeEvent(frame(seq), seq));
     const fit = accepted.filter(Boolean).length;
-    expect(accepted).toEqual([...Array(fit).fill(true), ...Array(20 - fit).fill(false)]);
+    expect(accepted).toEqual([...Array(fit).fill(true), ...Array(60 - fit).fill(false)]);
     const text = await stream.response.text();
     const frames = text.split('\n\n').filter((t) => t !== '').map((t) => parseFrame(`${t}\n\n`));
     const queuedEventBytes = frames.filter((f) => f.event === 'krateo').reduce((sum, f) => sum + Buffer.byteLength(f.text), 0);
-    expect(queuedEventBytes).toBeLessThanOrEqual(bound);
-    expect(queuedEventBytes + frame(fit + 1).byteLength).toBeGreaterThan(bound - Buffer.byteLength(': connected\nretry: 3000\nid: 0\n\n'));
+    expect(queuedEventBytes).toBeLessThanOrEqual(hardBound);
+    expect(queuedEventBytes + frame(fit + 1).byteLength).toBeGreaterThan(hardBound - Buffer.byteLength(': connected\nretry: 3000\nid: 0\n\n'));
     expect(frames.at(-1)).toEqual(parseFrame(`id: ${fit}\nevent: resume\ndata: {"last_event_id":"${fit}","reason":"slow_client"}\n\n`));
     expect(closes).toEqual(['slow_client']);
+  });
+
+  test('a stream above its byte bound is told to resume once the grace period passes without the socket draining it', async () => {
+    const closes: SseCloseReason[] = [];
+    const stream = createSseStream({
+      signal: new AbortController().signal,
+      openFrame: encodeOpenFrame(3000, 0),
+      bufferBytes: 1000,
+      startSeq: 0,
+      overflowGraceMs: 50,
+      onClose: (_s, reason) => closes.push(reason),
+    });
+    const frame = new TextEncoder().encode(`id: 1\nevent: krateo\ndata: ${'z'.repeat(1500)}\n\n`);
+    expect(stream.writeEvent(frame, 1)).toBe(true);
+    expect(closes).toEqual([]);
+    await waitFor(() => (closes.length > 0 ? true : undefined), { what: 'grace period over' });
+    expect([closes, stream.closed]).toEqual([['slow_client'], true]);
+  });
+
+  test('a burst above the byte bound that a reading client drains within the grace period does not cut it off', async () => {
+    await using h = await startPresenterHarness({ sseClientBufferBytes: 64 * 1024 });
+    const token = await h.addUser('alice', listEventsIn(['team-a']));
+    await using s = await openSse(`${h.url}/notifications`, { authorization: `Bearer ${token}` });
+    await s.next();
+    // 1,000 rows of 2 KB in one statement: one read pass writes ~2.3 MB, far above 64 KB.
+    const seqs = await h.insert(...Array.from({ length: 1000 }, () => buildRecord({ namespace: 'team-a', message: 'm'.repeat(2000) })));
+    const frames = await s.until((f) => f.id === String(seqs.at(-1)), 20_000);
+    expect(frames.filter((f) => f.event === 'krateo').map((f) => Number(f.id))).toEqual(seqs);
   });
 });
