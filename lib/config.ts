@@ -69,7 +69,7 @@ export const presenterSettings: Setting[] = [
   { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
   { name: 'HEARTBEAT_INTERVAL', default: '15s', description: 'SSE comment heartbeat interval' },
   { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
-  { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes queued for one slow SSE client before it is told to resume and closed' },
+  { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes that may stay queued for one SSE client (bursts: up to 4x for a second) before it is told to resume and closed' },
   { name: 'REPLAY_MAX_ROWS', default: '10000', description: 'Most rows replayed after `Last-Event-ID` before the client is told to resume again' },
   { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-namespace authorisation decision is reused' },
   { name: 'AUTHZ_STRICT', default: 'false', description: 'Also require `get` on the involved object\'s resource type' },
