@@ -1,0 +1,94 @@
+// A PostgreSQL for one benchmark: `DATABASE_URL` when given (a fresh database is created on it),
+// otherwise a durable embedded server (default fsync/synchronous_commit) in a temp dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
+import { silentLogger } from '../../lib/log.ts';
+
+export interface BenchDatabase extends AsyncDisposable {
+  /** URL of the fresh, migrated database. */
+  readonly url: string;
+  /** URL of the server's maintenance database. */
+  readonly serverUrl: string;
+  readonly embedded: EmbeddedPostgres | undefined;
+  /** PostgreSQL server version string. */
+  readonly version: string;
+  /** Creates another fresh migrated database on the same server (dropped on dispose). */
+  another(): Promise<string>;
+}
+
+let server: Promise<EmbeddedPostgres> | undefined;
+const created: string[] = [];
+
+async function admin(serverUrl: string, statement: string): Promise<void> {
+  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(statement);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function freshDatabase(serverUrl: string): Promise<string> {
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  await admin(serverUrl, `create database "${name}"`);
+  created.push(name);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  await runMigrations(url.href, { log: silentLogger });
+  return url.href;
+}
+
+/** Starts (or reuses) the server and returns a fresh migrated database. */
+export async function openBenchDatabase(): Promise<BenchDatabase> {
+  let embedded: EmbeddedPostgres | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    server ??= (async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'events-bench-pg-'));
+      try {
+        const pg = await startEmbeddedPostgres({ dataDir, persistent: false, durable: true });
+        const stop = () => pg.terminateSync();
+        process.once('exit', stop);
+        process.once('SIGINT', () => process.exit(130));
+        process.once('SIGTERM', () => process.exit(143));
+        return pg;
+      } catch (err) {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      }
+    })();
+    embedded = await server;
+    serverUrl = embedded.url;
+  }
+  const url = await freshDatabase(serverUrl);
+  const probe = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  const [row] = await probe`select version() as v`;
+  await probe.end();
+  const base = serverUrl;
+  return {
+    url,
+    serverUrl: base,
+    embedded,
+    version: String(row?.v ?? '').split(' on ')[0] ?? '',
+    another: () => freshDatabase(base),
+    async [Symbol.asyncDispose]() {
+      for (const name of created.splice(0)) await admin(base, `drop database if exists "${name}" with (force)`).catch(() => {});
+      if (embedded) {
+        server = undefined;
+        await embedded[Symbol.asyncDispose]();
+      }
+    },
+  };
+}
+
+/** Waits for the server to write out its dirty buffers so one run does not bill the next. */
+export async function checkpoint(sql: Sql): Promise<void> {
+  await sql`checkpoint`.catch(() => {});
+}
+
+export { createSql };
