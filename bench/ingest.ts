@@ -6,6 +6,7 @@
 //   drain     the simulator → watch transport alone: the ingester's own watch code (lib/event-watch.ts)
 //             with a counting sink in a subprocess, no database — the ceiling the simulator allows.
 // Usage: bun bench/ingest.ts [--events 200000] [--plain-http] [--max-backlog 40000] [--skip-drain]
+//        [--profile-dir DIR]  (the ingester writes a markdown CPU profile there on exit)
 //        (the issue's long run: --events 5000000; needs ≈ 8 GB of simulator memory)
 import postgres from 'postgres';
 import type { Simulator } from '../dev/simulator/index.ts';
@@ -97,7 +98,7 @@ if (!skipDrain) {
 
 // --- sustained: simulator → ingester subprocess → PostgreSQL ------------------------------------
 const counter = await committedCounter(db.url);
-const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath });
+const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, cpuProfileDir: flag('profile-dir') });
 const readyMs = await ingester.ready();
 log(`ingester ready in ${Math.round(readyMs)} ms; producing ${total} events`);
 const cpu0 = { sim: processCpuSeconds(process.pid), ingester: ingester.cpuSeconds(), pg: postgresCpuSeconds(db.embedded?.pid), machine: machineBusySeconds() };

@@ -69,11 +69,18 @@ export interface IngesterProcess {
 }
 
 /** Spawns `bun ingester.ts` against the database and kubeconfig. */
-export async function spawnIngester(options: { databaseUrl: string; kubeconfigPath: string; env?: Record<string, string> }): Promise<IngesterProcess> {
+export async function spawnIngester(options: {
+  databaseUrl: string;
+  kubeconfigPath: string;
+  env?: Record<string, string>;
+  /** Write a markdown CPU profile (bun --cpu-prof-md) into this directory on exit. */
+  cpuProfileDir?: string;
+}): Promise<IngesterProcess> {
   const port = await freePort();
   const logDir = mkdtempSync(join(tmpdir(), 'events-bench-ingester-'));
   const logPath = join(logDir, 'ingester.log');
-  const child = Bun.spawn(['bun', join(root, 'ingester.ts')], {
+  const profile = options.cpuProfileDir ? ['--cpu-prof-md', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const child = Bun.spawn(['bun', ...profile, join(root, 'ingester.ts')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
