@@ -1,0 +1,263 @@
+// Benchmark 5: the presenter's SSE path, `bun presenter.ts` as a real subprocess.
+//   latency   simulator write → ingester → PostgreSQL → presenter → SSE client receipt, open loop at
+//             `--rate` events/s, `--latency-clients` clients (10 users, each allowed by RBAC to list
+//             events in 5 of the 50 namespaces, so each client is entitled to ~10 % of events).
+//   capacity  `--clients` idle authorised streams on one presenter: RSS per client; then fan-out:
+//             `--fanout-events` rows inserted straight into the table, every client entitled to
+//             every event: presenter CPU per frame delivered.
+// Baseline in the same run: a minimal raw Bun.serve SSE broadcaster (bench/support/raw-sse.ts)
+// with the same number of clients and frames. Clients run in one separate process
+// (bench/support/sse-clients.ts); their CPU competes with the server's on this 2-core machine.
+// Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10]
+//        [--latency-clients 1000] [--clients 19000] [--fanout-events 50]
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { storeClientConfig } from '../dev/demo-cluster.ts';
+import { signDevToken } from '../dev/tokens.ts';
+import { createSql } from '../lib/db.ts';
+import { insertEventRows } from '../lib/event-store.ts';
+import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
+import { openBenchDatabase } from './support/pg.ts';
+import { flag, log, machineInfo, numberFlag, printResults, processCpuSeconds, processRssBytes, type ResultRow } from './support/report.ts';
+import { freePort, spawnIngester, startBenchSimulator } from './support/stack.ts';
+
+const modes = (flag('mode') ?? 'latency,capacity').split(',');
+const rate = numberFlag('rate', 1000);
+const seconds = numberFlag('seconds', 20);
+const latencyClients = numberFlag('latency-clients', 1000);
+const capacityClients = numberFlag('clients', 19_000);
+const fanoutEvents = numberFlag('fanout-events', 50);
+const warmupSeconds = numberFlag('warmup', 10);
+const jwtKey = 'bench-signing-key';
+const authnNs = 'krateo-system';
+const root = join(import.meta.dir, '..');
+
+await using db = await openBenchDatabase();
+// 1,000 involved objects: the ingester's composition-lookup cache is warm after the warm-up, as in a
+// long-running deployment (a first-seen object costs one lookup before its events are written).
+const generator = createEventGenerator({ seed: 31, objects: 1000 });
+const bench = await startBenchSimulator({ tls: true, generator });
+const sim = bench.sim;
+const dir = mkdtempSync(join(tmpdir(), 'events-bench-sse-'));
+
+// Users: u0..u9 each list events in the 5 namespaces with index % 10 == k; `all` everywhere.
+const users = Array.from({ length: 10 }, (_, k) => ({ username: `u${k}`, namespaces: generator.namespaces.filter((_, i) => i % 10 === k) }));
+for (const u of users) {
+  await storeClientConfig(sim, authnNs, u.username, []);
+  sim.setRbac(u.username, [{ verbs: ['list'], resources: ['events'], apiGroups: [''], namespaces: u.namespaces }]);
+}
+await storeClientConfig(sim, authnNs, 'all', []);
+sim.setRbac('all', [{ verbs: ['list'], resources: ['events'], apiGroups: [''] }]);
+const token = (username: string) => signDevToken({ key: jwtKey, username });
+
+async function spawnPresenter() {
+  const port = await freePort();
+  const child = Bun.spawn(['bun', join(root, 'presenter.ts')], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      DATABASE_URL: db.url,
+      KUBECONFIG: bench.kubeconfigPath,
+      JWT_SIGN_KEY: jwtKey,
+      AUTHN_NS: authnNs,
+      PORT: String(port),
+      MIGRATE_ON_START: 'false',
+      OTEL_ENABLED: 'false',
+    },
+    stdout: Bun.file(join(dir, `presenter-${port}.log`)),
+    stderr: Bun.file(join(dir, `presenter-${port}.err`)),
+  });
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 3000 || child.exitCode !== null) throw new Error(`presenter did not start (see ${dir})`);
+    await Bun.sleep(10);
+  }
+  return { child, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function spawnClients(clients: { url: string }[]) {
+  const configPath = join(dir, `clients-${clients.length}.json`);
+  writeFileSync(configPath, JSON.stringify({ clients }));
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'support', 'sse-clients.ts'), JSON.stringify({ clients })], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'inherit',
+  });
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const line = async (prefix: string): Promise<string> => {
+    for (;;) {
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        const text = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (text.startsWith(prefix)) return text.slice(prefix.length).trim();
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error('client process ended');
+      buffer += decoder.decode(value);
+    }
+  };
+  const [opened, ms] = (await line('OPEN ')).split(' ').map(Number);
+  return {
+    pid: child.pid,
+    opened: opened!,
+    openMs: ms!,
+    async report(sinceMs = 0) {
+      child.stdin.write(`REPORT ${sinceMs}\n`);
+      child.stdin.flush();
+      return JSON.parse(await line('REPORT ')) as { samples: number; p50: number; p99: number; p999: number; max: number; frames: number; min_per_client: number; max_per_client: number; failures: number };
+    },
+    async exit() {
+      child.stdin.write('EXIT\n');
+      child.stdin.flush();
+      await Promise.race([child.exited, Bun.sleep(5000).then(() => child.kill())]);
+    },
+  };
+}
+
+const rows: ResultRow[] = [];
+const nowMs = () => performance.timeOrigin + performance.now();
+
+// --- latency: simulator → ingester → PostgreSQL → presenter → client ----------------------------
+if (modes.includes('latency')) {
+  const presenter = await spawnPresenter();
+  const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath });
+  await ingester.ready();
+  const clients = await spawnClients(
+    Array.from({ length: latencyClients }, (_, i) => ({ url: `${presenter.url}/notifications?token=${token(users[i % users.length]!.username)}` })),
+  );
+  log(`latency: ${clients.opened} clients open in ${clients.openMs} ms; ${rate} events/s for ${seconds} s (+${warmupSeconds} s warm-up)`);
+  const perTick = rate / 100;
+  let running = true;
+  let created = 0;
+  const produce = (async () => {
+    const start = performance.now();
+    let tick = 0;
+    while (running) {
+      // Open loop: each 10 ms tick creates its share, whatever the consumers do.
+      const due = start + tick * 10;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      for (let i = 0; i < perTick; i++) {
+        const { event, update } = generator.next();
+        // A count bump copies its predecessor, stamp included: replace the stamp, never add one.
+        const message = String((event as { message?: string }).message ?? '').replace(/^t=\d+\.\d+ /, '');
+        (event as { message: string }).message = `t=${nowMs().toFixed(3)} ${message}`;
+        if (update) sim.updateEvent(event as never);
+        else sim.createEvent(event as never);
+        created++;
+      }
+      tick++;
+    }
+  })();
+  await Bun.sleep(warmupSeconds * 1000);
+  await clients.report(); // discard warm-up
+  const windowStart = nowMs();
+  const cpu0 = { presenter: processCpuSeconds(presenter.child.pid), ingester: ingester.cpuSeconds(), clients: processCpuSeconds(clients.pid), sim: processCpuSeconds(process.pid) };
+  const created0 = created;
+  await Bun.sleep(seconds * 1000);
+  running = false; // stop producing, then let the last events arrive
+  await produce;
+  const createdInWindow = created - created0;
+  await Bun.sleep(2000);
+  const report = await clients.report(windowStart);
+  const cpu1 = { presenter: processCpuSeconds(presenter.child.pid), ingester: ingester.cpuSeconds(), clients: processCpuSeconds(clients.pid), sim: processCpuSeconds(process.pid) };
+  const cpuNote = `CPU over ${seconds} s: presenter ${(cpu1.presenter - cpu0.presenter).toFixed(1)} s, ingester ${(cpu1.ingester - cpu0.ingester).toFixed(1)} s, clients ${(cpu1.clients - cpu0.clients).toFixed(1)} s, simulator ${(cpu1.sim - cpu0.sim).toFixed(1)} s`;
+  log(`latency ${JSON.stringify(report)}; ${cpuNote}`);
+  const expected = (createdInWindow * latencyClients) / 10;
+  const base = `e2e latency, ${rate}/s × ${latencyClients} clients @10%`;
+  rows.push(
+    { bench: 'sse', metric: `${base} p50`, value: report.p50, unit: 'ms', target: '≤ 10 ms', met: report.p50 <= 10, note: `${report.samples} frames received for the window's events vs ≈ ${Math.round(expected)} expected (10 % × clients × ${createdInWindow} events); ${cpuNote}` },
+    { bench: 'sse', metric: `${base} p99`, value: report.p99, unit: 'ms', target: '≤ 30 ms', met: report.p99 <= 30 },
+    { bench: 'sse', metric: `${base} p99.9`, value: report.p999, unit: 'ms', target: '≤ 100 ms', met: report.p999 <= 100 },
+  );
+  await clients.exit();
+  await ingester.stop();
+  presenter.child.kill('SIGTERM');
+  await presenter.child.exited;
+}
+
+// --- capacity and fan-out ----------------------------------------------------------------------
+if (modes.includes('capacity')) {
+  const sql = createSql(db.url, { max: 1 });
+  const fanRecords = toRecords(generateStoredEvents(fanoutEvents, { seed: 77 }));
+  // Presenter.
+  const presenter = await spawnPresenter();
+  const rss0 = processRssBytes(presenter.child.pid);
+  const clients = await spawnClients(Array.from({ length: capacityClients }, () => ({ url: `${presenter.url}/notifications?token=${token('all')}` })));
+  await Bun.sleep(2000);
+  const rss1 = processRssBytes(presenter.child.pid);
+  log(`presenter: ${clients.opened}/${capacityClients} clients open in ${clients.openMs} ms; RSS ${Math.round(rss0 / 2 ** 20)} → ${Math.round(rss1 / 2 ** 20)} MB`);
+  await clients.report();
+  let cpu0 = processCpuSeconds(presenter.child.pid);
+  let t0 = performance.now();
+  for (const record of fanRecords) {
+    await insertEventRows(sql, [{ ...record, message: `t=${nowMs().toFixed(3)} ${record.message ?? ''}` }]);
+    await Bun.sleep(20);
+  }
+  // Wait until every client got every frame (or 60 s).
+  let report = await clients.report();
+  let frames = report.frames;
+  const fanDeadline = performance.now() + 60_000;
+  while (frames < fanRecords.length * clients.opened && performance.now() < fanDeadline) {
+    await Bun.sleep(500);
+    report = await clients.report();
+    frames += report.frames;
+  }
+  // Includes idle heartbeats and the NOTIFY/read path: all the presenter spends to deliver them.
+  const presenterCpu = processCpuSeconds(presenter.child.pid) - cpu0;
+  const presenterFanMs = performance.now() - t0;
+  await clients.exit();
+  presenter.child.kill('SIGTERM');
+  await presenter.child.exited;
+  await sql.end();
+
+  // Raw baseline.
+  const rawChild = Bun.spawn(['bun', join(import.meta.dir, 'support', 'raw-sse.ts'), '600'], { stdout: 'pipe', stderr: 'inherit' });
+  const rawReader = rawChild.stdout.getReader();
+  let rawOut = '';
+  while (!rawOut.includes('\n')) rawOut += new TextDecoder().decode((await rawReader.read()).value);
+  const rawPort = Number(/PORT (\d+)/.exec(rawOut)![1]);
+  await Bun.sleep(200);
+  const rawRss0 = processRssBytes(rawChild.pid);
+  const rawClients = await spawnClients(Array.from({ length: capacityClients }, () => ({ url: `http://127.0.0.1:${rawPort}/sse` })));
+  await Bun.sleep(2000);
+  const rawRss1 = processRssBytes(rawChild.pid);
+  await rawClients.report();
+  cpu0 = processCpuSeconds(rawChild.pid);
+  t0 = performance.now();
+  for (let i = 0; i < fanoutEvents; i++) {
+    await fetch(`http://127.0.0.1:${rawPort}/broadcast?n=1`);
+    await Bun.sleep(20);
+  }
+  let rawFrames = 0;
+  const rawDeadline = performance.now() + 60_000;
+  while (rawFrames < fanoutEvents * rawClients.opened && performance.now() < rawDeadline) {
+    await Bun.sleep(500);
+    rawFrames += (await rawClients.report()).frames;
+  }
+  const rawCpu = processCpuSeconds(rawChild.pid) - cpu0;
+  void t0;
+  await rawClients.exit();
+  rawChild.kill();
+
+  const perClient = (rss1 - rss0) / Math.max(1, clients.opened);
+  const rawPerClient = (rawRss1 - rawRss0) / Math.max(1, rawClients.opened);
+  const cpuPerFrameUs = (presenterCpu / Math.max(1, frames)) * 1e6;
+  const rawCpuPerFrameUs = (rawCpu / Math.max(1, rawFrames)) * 1e6;
+  rows.push(
+    { bench: 'sse', metric: 'concurrent authorised clients on one presenter', value: clients.opened, unit: 'clients', baseline: rawClients.opened, baselineName: 'raw Bun.serve', ratio: clients.opened / Math.max(1, rawClients.opened), target: '≥ 19,000', met: clients.opened >= 19_000, note: `connected in ${clients.openMs} ms` },
+    { bench: 'sse', metric: 'RSS per idle client', value: perClient / 1024, unit: 'KB', baseline: rawPerClient / 1024, baselineName: 'raw Bun.serve', ratio: perClient / rawPerClient, target: '≤ 6 KB', met: perClient / 1024 <= 6, note: `presenter RSS ${Math.round(rss0 / 2 ** 20)} → ${Math.round(rss1 / 2 ** 20)} MB` },
+    { bench: 'sse', metric: 'fan-out: frames/s per presenter core (1 / CPU per frame)', value: 1e6 / cpuPerFrameUs, unit: 'frames/s', baseline: 1e6 / rawCpuPerFrameUs, baselineName: 'raw Bun.serve', ratio: rawCpuPerFrameUs / cpuPerFrameUs, target: '≥ 150,000', met: 1e6 / cpuPerFrameUs >= 150_000, note: `presenter ${cpuPerFrameUs.toFixed(2)} µs CPU/frame (${frames} frames in ${(presenterFanMs / 1000).toFixed(1)} s) vs raw ${rawCpuPerFrameUs.toFixed(2)} µs (${rawFrames} frames); target ≤ 1.3× raw CPU/frame` },
+  );
+}
+
+await bench.dispose();
+printResults(rows, { machine: machineInfo(), postgres: db.version, rate, seconds, latencyClients, capacityClients });
