@@ -1,6 +1,7 @@
 import { nextBackoffMs } from './db.ts';
 import type { EventRecord } from './event-store.ts';
 import { errorFields, type Logger } from './log.ts';
+import { sleep } from './sleep.ts';
 
 /** What the writer reports (metrics). */
 export interface BatchWriterObserver {
@@ -186,17 +187,4 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       return { lostRows };
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

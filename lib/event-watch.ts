@@ -3,6 +3,7 @@ import type { KubeEvent } from './event-record.ts';
 import { KubeHttpError, type KubeHttp } from './kube-client.ts';
 import { errorFields, type Logger } from './log.ts';
 import { createCheckpointTracker, type CheckpointTicket, type CheckpointTracker } from './watch-checkpoint.ts';
+import { sleep } from './sleep.ts';
 
 /**
  * Receives each Event version. Returning a promise pauses the watch (no further reads from the
@@ -209,16 +210,4 @@ async function untilSettledOrAborted(wait: Promise<void>, signal: AbortSignal): 
 /** The checkpoint scope of a watch: its namespace, or `*` for all. */
 export function scopeOf(options: { namespace?: string }): string {
   return options.namespace ?? '*';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

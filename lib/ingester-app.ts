@@ -237,7 +237,8 @@ export async function startIngester(deps: {
     await endTerm();
     const { lostRows } = await writer.close(config.shutdownTimeoutMs);
     // Bounded: with the database gone the save would wait for the driver's connect timeout.
-    if (role === 'leader') await Promise.race([saveProgress(), Bun.sleep(1000)]);
+    // Skipped when rows were lost (the database is unreachable); the last periodic checkpoint stays valid.
+    if (role === 'leader' && lostRows === 0) await Promise.race([saveProgress(), Bun.sleep(1000)]);
     electionAbort.abort();
     await election;
     await Promise.all([sql.end({ timeout: 2 }), lockSql.end({ timeout: 2 }), checkpointSql.end({ timeout: 0 })]);

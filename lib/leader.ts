@@ -1,5 +1,6 @@
 import type { Sql } from './db.ts';
 import { errorFields, type Logger } from './log.ts';
+import { sleep } from './sleep.ts';
 
 /** Leadership as seen by this replica. */
 export type LeaderRole = 'standby' | 'leader';
@@ -79,17 +80,4 @@ export async function runLeaderElection(options: LeaderElectionOptions): Promise
     await sql`select pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});
     log.info('leadership released', { key: options.key });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

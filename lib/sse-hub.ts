@@ -9,6 +9,7 @@ import { encodeEventFrame, encodeOpenFrame, heartbeatFrame } from './sse-frames.
 import { replayInto } from './sse-replay.ts';
 import { createSseStream, type SseStream } from './sse-stream.ts';
 import type { UserCredentials } from './user-credentials.ts';
+import { sleep } from './sleep.ts';
 
 /** Stream settings (from PresenterConfig). */
 export interface HubSettings {
@@ -167,7 +168,7 @@ export function createSseHub(options: {
       } catch (err) {
         log.warn('live read failed, retrying', { cursor, delay_ms: delayMs, ...errorFields(err) });
         wanted = true;
-        await abortableSleep(delayMs, stopController.signal);
+        await sleep(delayMs, stopController.signal);
         delayMs = Math.min(5000, delayMs * 2);
       }
     }
@@ -253,17 +254,4 @@ export function createSseHub(options: {
       await running;
     },
   };
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
