@@ -82,10 +82,12 @@ async function spawnPresenter() {
 async function spawnClients(clients: { url: string }[]) {
   const configPath = join(dir, `clients-${clients.length}.json`);
   writeFileSync(configPath, JSON.stringify({ clients }));
-  const child = Bun.spawn(['bun', join(import.meta.dir, 'support', 'sse-clients.ts'), JSON.stringify({ clients })], {
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'support', 'sse-clients.ts'), configPath], {
     stdin: 'pipe',
     stdout: 'pipe',
     stderr: 'inherit',
+    // Bun's fetch queues requests beyond 256 in flight per process; an SSE stream never finishes.
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: '65535' },
   });
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();

@@ -1,13 +1,15 @@
 // Client process for bench/sse.ts: many EventSource-like fetch readers in one process.
-// Config (JSON in argv[2]): { clients: { url: string, headers?: Record<string,string> }[], openBatch?: number }
+// Config (a JSON file named by argv[2]): { clients: { url: string, headers?: Record<string,string> }[], openBatch?: number }
 // Protocol on stdout: `OPEN <n> <ms>` once every stream answered 200 and sent its first bytes;
 // on stdin line `REPORT [sinceEpochMs]`, prints `REPORT <json>` with latency (from `t=<epoch ms>` in each frame's
 // data, written by the producer) and frame counts, then keeps reading; `EXIT` closes everything.
+import { readFileSync } from 'node:fs';
+
 interface Config {
   clients: { url: string; headers?: Record<string, string> }[];
   openBatch?: number;
 }
-const config = JSON.parse(process.argv[2]!) as Config;
+const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config;
 const nowMs = () => performance.timeOrigin + performance.now();
 
 let latencies: number[] = [];
@@ -96,4 +98,3 @@ for await (const chunk of Bun.stdin.stream()) {
     }
   }
 }
-export {};

@@ -1,0 +1,42 @@
+// Runs every benchmark, one after the other (each in its own process, so none inherits another's
+// memory or open sockets), and prints one table. Extra flags go to every benchmark that knows them;
+// `--only insert,ingest` picks some. `--quick` uses small sizes (a smoke run of a few minutes).
+// Usage: bun run bench [--quick] [--only insert,ingest,relist,query,sse]
+import { join } from 'node:path';
+import { flag, machineInfo, printResults, type ResultRow } from './support/report.ts';
+
+const quick = flag('quick') !== undefined;
+const only = flag('only')?.split(',');
+const benches: { name: string; file: string; args: string[]; quickArgs: string[] }[] = [
+  { name: 'insert', file: 'insert.ts', args: ['--events', '100000', '--rounds', '1'], quickArgs: ['--events', '20000', '--rounds', '1'] },
+  { name: 'ingest', file: 'ingest.ts', args: ['--events', '200000'], quickArgs: ['--events', '30000'] },
+  { name: 'relist', file: 'relist.ts', args: ['--events', '100000'], quickArgs: ['--events', '20000'] },
+  { name: 'query', file: 'query.ts', args: ['--rows', '1000000'], quickArgs: ['--rows', '100000', '--iterations', '50'] },
+  { name: 'sse', file: 'sse.ts', args: [], quickArgs: ['--latency-clients', '200', '--rate', '500', '--seconds', '8', '--clients', '2000', '--fanout-events', '20'] },
+];
+
+const all: ResultRow[] = [];
+const meta: Record<string, unknown> = {};
+for (const bench of benches) {
+  if (only && !only.includes(bench.name)) continue;
+  const started = performance.now();
+  process.stderr.write(`\n=== ${bench.name} ===\n`);
+  const child = Bun.spawn(['bun', join(import.meta.dir, bench.file), ...(quick ? bench.quickArgs : bench.args)], {
+    stdout: 'pipe',
+    stderr: 'inherit',
+  });
+  const out = await new Response(child.stdout).text();
+  const code = await child.exited;
+  process.stderr.write(out.split('\n').filter((l) => !l.startsWith('BENCH_JSON')).join('\n'));
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (code !== 0 || !line) {
+    all.push({ bench: bench.name, metric: `FAILED (exit ${code})`, value: Number.NaN, unit: '' });
+    continue;
+  }
+  const parsed = JSON.parse(line.slice('BENCH_JSON '.length)) as { rows: ResultRow[]; postgres?: string };
+  all.push(...parsed.rows);
+  meta[bench.name] = { seconds: Math.round((performance.now() - started) / 1000) };
+  meta.postgres ??= parsed.postgres;
+}
+process.stderr.write('\n=== all benchmarks ===\n');
+printResults(all, { machine: machineInfo(), ...meta });
