@@ -111,7 +111,9 @@ const progress = setInterval(() => {
 }, 5000);
 await produce(bench.sim, generator, total, () => counter.rows);
 const producedMs = performance.now() - started;
-await Promise.race([counter.until(total), Bun.sleep(120_000)]);
+let giveUp: ReturnType<typeof setTimeout> | undefined;
+await Promise.race([counter.until(total), new Promise((resolve) => (giveUp = setTimeout(resolve, 120_000)))]);
+clearTimeout(giveUp); // a pending timer would keep the process alive after the report
 clearInterval(progress);
 const seconds = (performance.now() - started) / 1000;
 const cpu1 = { sim: processCpuSeconds(process.pid), ingester: ingester.cpuSeconds(), pg: postgresCpuSeconds(db.embedded?.pid), machine: machineBusySeconds() };
