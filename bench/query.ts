@@ -127,4 +127,4 @@ const explain = await admin.unsafe(`explain (analyze, buffers, costs off)
 log(`plan of 'type=Warning, RBAC 20':\n${explain.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}`);
 await sql.end();
 await admin.end();
-printResults(rows, { machine: machineInfo(), postgres: db.version, rows: rowCount, partitions, iterations });
+printResults(rows, { machine: machineInfo(), postgres: db.version, table_rows: rowCount, partitions, iterations });

@@ -131,7 +131,7 @@ export function printResults(rows: ResultRow[], extra: Record<string, unknown> =
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const l of lines) console.log(row(l));
   for (const r of rows) if (r.note) console.log(`  note (${r.bench} ${r.metric}): ${r.note}`);
-  console.log(`BENCH_JSON ${JSON.stringify({ rows, ...extra })}`);
+  console.log(`BENCH_JSON ${JSON.stringify({ ...extra, rows })}`);
 }
 
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
