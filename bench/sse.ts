@@ -8,7 +8,7 @@
 // Baseline in the same run: a minimal raw Bun.serve SSE broadcaster (bench/support/raw-sse.ts)
 // with the same number of clients and frames. Clients run in one separate process
 // (bench/support/sse-clients.ts); their CPU competes with the server's on this 2-core machine.
-// Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10]
+// Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10] [--entitle all]
 //        [--latency-clients 1000] [--clients 19000] [--fanout-events 50]
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,8 @@ const latencyClients = numberFlag('latency-clients', 1000);
 const capacityClients = numberFlag('clients', 19_000);
 const fanoutEvents = numberFlag('fanout-events', 50);
 const warmupSeconds = numberFlag('warmup', 10);
+// `--entitle all`: every latency client may see every event (the issue's 10,000 clients × 10 ev/s case).
+const entitleAll = flag('entitle') === 'all';
 const jwtKey = 'bench-signing-key';
 const authnNs = 'krateo-system';
 const root = join(import.meta.dir, '..');
@@ -133,10 +135,11 @@ if (modes.includes('latency')) {
   const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath });
   await ingester.ready();
   const clients = await spawnClients(
-    Array.from({ length: latencyClients }, (_, i) => ({ url: `${presenter.url}/notifications?token=${token(users[i % users.length]!.username)}` })),
+    Array.from({ length: latencyClients }, (_, i) => ({ url: `${presenter.url}/notifications?token=${token(entitleAll ? 'all' : users[i % users.length]!.username)}` })),
   );
   log(`latency: ${clients.opened} clients open in ${clients.openMs} ms; ${rate} events/s for ${seconds} s (+${warmupSeconds} s warm-up)`);
   const perTick = rate / 100;
+  let owed = 0;
   let running = true;
   let created = 0;
   const produce = (async () => {
@@ -147,7 +150,8 @@ if (modes.includes('latency')) {
       const due = start + tick * 10;
       const wait = due - performance.now();
       if (wait > 0) await Bun.sleep(wait);
-      for (let i = 0; i < perTick; i++) {
+      owed += perTick; // rates below 100/s create one event every few ticks
+      for (; owed >= 1; owed--) {
         const { event, update } = generator.next();
         // A count bump copies its predecessor, stamp included: replace the stamp, never add one.
         const message = String((event as { message?: string }).message ?? '').replace(/^t=\d+\.\d+ /, '');
@@ -173,11 +177,12 @@ if (modes.includes('latency')) {
   const cpu1 = { presenter: processCpuSeconds(presenter.child.pid), ingester: ingester.cpuSeconds(), clients: processCpuSeconds(clients.pid), sim: processCpuSeconds(process.pid) };
   const cpuNote = `CPU over ${seconds} s: presenter ${(cpu1.presenter - cpu0.presenter).toFixed(1)} s, ingester ${(cpu1.ingester - cpu0.ingester).toFixed(1)} s, clients ${(cpu1.clients - cpu0.clients).toFixed(1)} s, simulator ${(cpu1.sim - cpu0.sim).toFixed(1)} s`;
   log(`latency ${JSON.stringify(report)}; ${cpuNote}`);
-  const expected = (createdInWindow * latencyClients) / 10;
-  const base = `e2e latency, ${rate}/s × ${latencyClients} clients @10%`;
+  const share = entitleAll ? 1 : 0.1;
+  const expected = createdInWindow * latencyClients * share;
+  const base = `e2e latency, ${rate}/s × ${latencyClients} clients @${share * 100}%`;
   rows.push(
-    { bench: 'sse', metric: `${base} p50`, value: report.p50, unit: 'ms', target: '≤ 10 ms', met: report.p50 <= 10, note: `${report.samples} frames received for the window's events vs ≈ ${Math.round(expected)} expected (10 % × clients × ${createdInWindow} events); ${cpuNote}` },
-    { bench: 'sse', metric: `${base} p99`, value: report.p99, unit: 'ms', target: '≤ 30 ms', met: report.p99 <= 30 },
+    { bench: 'sse', metric: `${base} p50`, value: report.p50, unit: 'ms', target: '≤ 10 ms', met: report.p50 <= 10, note: `${report.samples} frames received for the window's events vs ≈ ${Math.round(expected)} expected (${share * 100} % × clients × ${createdInWindow} events); ${cpuNote}` },
+    { bench: 'sse', metric: `${base} p99`, value: report.p99, unit: 'ms', target: entitleAll ? '≤ 150 ms' : '≤ 30 ms', met: report.p99 <= (entitleAll ? 150 : 30) },
     { bench: 'sse', metric: `${base} p99.9`, value: report.p999, unit: 'ms', target: '≤ 100 ms', met: report.p999 <= 100 },
   );
   await clients.exit();
