@@ -21,6 +21,8 @@ export interface BatchWriterOptions {
   flushIntervalMs: number;
   /** Rows held (queued + being written) before `push` asks the caller to wait. */
   bufferMaxRows: number;
+  /** Batches written at once (each needs its own connection in `write`'s pool). Default 1. */
+  maxInFlight?: number;
   log: Logger;
   observer?: BatchWriterObserver;
   initialBackoffMs?: number;
@@ -48,18 +50,20 @@ function isPermanent(code: string | undefined): boolean {
 /**
  * Creates a writer with adaptive batching: a row reaching an idle writer is written after
  * `flushIntervalMs`; while a batch is being written the next one collects, up to `maxRows`, so
- * batches grow with load. One batch is in flight at a time (one writer connection, one NOTIFY per
- * statement). Failed writes are retried with capped exponential backoff, forever (until `close`
- * runs out of time); a batch the database rejects for its data is split to isolate and drop only
- * the offending rows.
+ * batches grow with load. Up to `maxInFlight` batches are written at once (one per writer
+ * connection; a further one starts only with a full batch, so light load keeps one statement, and
+ * one NOTIFY, at a time). Failed writes are retried with capped exponential backoff, forever (until
+ * `close` runs out of time); a batch the database rejects for its data is split to isolate and drop
+ * only the offending rows.
  */
 export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   const { log, observer } = options;
   const initialBackoffMs = options.initialBackoffMs ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  const maxInFlight = options.maxInFlight ?? 1;
   let queue: EventRecord[] = [];
   let inFlightRows = 0;
-  let flushing = false;
+  let inFlight = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let waiters: (() => void)[] = [];
   let idleWaiters: (() => void)[] = [];
@@ -74,17 +78,44 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     for (const resolve of ready) resolve();
   };
 
+  const wakeIdle = () => {
+    if (queue.length > 0 || inFlight > 0) return;
+    const idle = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of idle) resolve();
+  };
+
+  const startBatch = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const batch = queue.length <= options.maxRows ? queue : queue.slice(0, options.maxRows);
+    queue = queue.length <= options.maxRows ? [] : queue.slice(options.maxRows);
+    inFlight++;
+    inFlightRows += batch.length;
+    void writeWithRetry(batch)
+      .catch(() => {
+        // Only reached after close() gave up: these rows are counted as lost there.
+        queue = batch.concat(queue);
+      })
+      .finally(() => {
+        inFlight--;
+        inFlightRows -= batch.length;
+        wakeWaiters();
+        // Under load, rows arrived while this batch was written: they go out at once, so batches
+        // grow with the arrival rate and the database never idles between them.
+        if (queue.length > 0 && !giveUp.signal.aborted) startBatch();
+        else wakeIdle();
+      });
+  };
+
   const schedule = () => {
     // After close() gave up nothing is written any more (the pool may be closed).
-    if (flushing || queue.length === 0 || giveUp.signal.aborted) return;
-    if (queue.length >= options.maxRows) {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      void flush();
-    } else if (timer === undefined) {
+    if (queue.length === 0 || inFlight >= maxInFlight || giveUp.signal.aborted) return;
+    if (queue.length >= options.maxRows) startBatch();
+    else if (inFlight === 0 && timer === undefined) {
       timer = setTimeout(() => {
         timer = undefined;
-        void flush();
+        if (queue.length > 0 && inFlight === 0 && !giveUp.signal.aborted) startBatch();
       }, options.flushIntervalMs);
     }
   };
@@ -122,39 +153,6 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     return (await writeWithRetry(batch.slice(0, half))) + (await writeWithRetry(batch.slice(half)));
   };
 
-  const flush = async () => {
-    if (flushing) return;
-    flushing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue.length <= options.maxRows ? queue : queue.slice(0, options.maxRows);
-        queue = queue.length <= options.maxRows ? [] : queue.slice(options.maxRows);
-        inFlightRows = batch.length;
-        try {
-          await writeWithRetry(batch);
-        } catch {
-          // Only reached after close() gave up: these rows are counted as lost there.
-          queue = batch.concat(queue);
-          return;
-        } finally {
-          inFlightRows = 0;
-        }
-        // Under load, rows arrived while this batch was written: the loop writes them at once,
-        // so batches grow with the arrival rate and the database never idles between them.
-        wakeWaiters();
-      }
-    } finally {
-      flushing = false;
-      wakeWaiters();
-      if (queue.length === 0) {
-        const idle = idleWaiters;
-        idleWaiters = [];
-        for (const resolve of idle) resolve();
-      }
-      schedule();
-    }
-  };
-
   return {
     push(record) {
       queue.push(record);
@@ -169,10 +167,11 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       const drained = new Promise<void>((resolve) => {
-        if (queue.length === 0 && !flushing) resolve();
+        if (queue.length === 0 && inFlight === 0) resolve();
         else idleWaiters.push(resolve);
       });
-      void flush();
+      // Whatever is queued goes out now, without waiting for a full batch or the interval.
+      while (queue.length > 0 && inFlight < maxInFlight) startBatch();
       let deadline: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         deadline = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -30,6 +30,17 @@ function clean(text: string): string {
   return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
 }
 
+// JSON.stringify escapes exactly the characters clean() replaces (U+0000, lone surrogates), so the
+// common case needs no replacer function, which costs far more than one scan of the output.
+const escapedUnstorable = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+const cleanStrings = (_key: string, value: unknown) => (typeof value === 'string' ? clean(value) : value);
+
+/** JSON text of `value` with every string cleaned for PostgreSQL. */
+function stringifyClean(value: unknown): string {
+  const text = JSON.stringify(value);
+  return escapedUnstorable.test(text) ? JSON.stringify(value, cleanStrings) : text;
+}
+
 function cleanOrNull(value: unknown): string | null {
   const text = asText(value);
   return text === undefined ? null : clean(text);
@@ -82,7 +93,7 @@ export function minifyEvent(event: KubeEvent): string {
     }
     copy.metadata = rest;
   }
-  return JSON.stringify(copy, (_key, value: unknown) => (typeof value === 'string' ? clean(value) : value));
+  return stringifyClean(copy);
 }
 
 /** `apiVersion.kind` (`v1.Pod`, `apps/v1.Deployment`), the kind alone without apiVersion, or ''. */
@@ -141,7 +152,7 @@ export function buildEventRecord(
       count: asCount(series?.count) ?? asCount(event.count) ?? asCount(event.deprecatedCount) ?? 1,
       first_seen: firstSeen ?? null,
       reporting_controller: cleanOrNull(event.reportingComponent ?? event.reportingController ?? source?.component),
-      labels: labels && Object.keys(labels).length > 0 ? JSON.stringify(labels, (_k, v: unknown) => (typeof v === 'string' ? clean(v) : v)) : null,
+      labels: labels && Object.keys(labels).length > 0 ? stringifyClean(labels) : null,
     },
   };
 }

@@ -46,6 +46,33 @@ describe('createBatchWriter', () => {
     expect(sizes).toEqual([1, 100, 100, 50]);
   });
 
+  test('with two writers a second batch starts only when a full one is waiting, and never a third', async () => {
+    const gate = deferred();
+    const sizes: number[] = [];
+    let concurrent = 0;
+    let peak = 0;
+    const writer = buildWriter({
+      maxRows: 100,
+      maxInFlight: 2,
+      write: async (rows) => {
+        sizes.push(rows.length);
+        peak = Math.max(peak, ++concurrent);
+        await gate.promise;
+        concurrent--;
+        return rows.length;
+      },
+    });
+    writer.push(buildRecord());
+    await waitFor(() => sizes.length === 1);
+    for (let i = 0; i < 50; i++) writer.push(buildRecord());
+    const whilePartial = sizes.length;
+    for (let i = 0; i < 300; i++) writer.push(buildRecord());
+    await waitFor(() => sizes.length === 2);
+    gate.resolve();
+    expect(await writer.close(5_000)).toEqual({ lostRows: 0 });
+    expect([whilePartial, sizes.slice(0, 2), sizes.reduce((a, b) => a + b, 0), peak]).toEqual([1, [1, 100], 351, 2]);
+  });
+
   test('a full buffer asks the caller to wait until a batch is committed', async () => {
     const gate = deferred();
     const writer = buildWriter({ maxRows: 5, bufferMaxRows: 10, write: async (rows) => (await gate.promise, rows.length) });
