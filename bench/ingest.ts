@@ -141,6 +141,7 @@ if (stored?.n !== versions) log(`LOSS: ingester output:\n${ingester.output()}`);
 await counter.end();
 await admin.end();
 await bench.dispose();
+ingester.removeLogs();
 
 const rate = total / seconds;
 const cpu = {

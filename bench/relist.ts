@@ -64,6 +64,7 @@ const [check] = await admin<{ n: number }[]>`select count(distinct (uid, resourc
 await ingester.stop();
 await admin.end();
 await bench.dispose();
+ingester.removeLogs();
 
 const lossless = check?.n === total;
 printResults(

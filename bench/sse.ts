@@ -10,7 +10,7 @@
 // (bench/support/sse-clients.ts); their CPU competes with the server's on this 2-core machine.
 // Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10] [--entitle all]
 //        [--latency-clients 1000] [--clients 19000] [--fanout-events 50]
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -187,6 +187,7 @@ if (modes.includes('latency')) {
   );
   await clients.exit();
   await ingester.stop();
+  ingester.removeLogs();
   presenter.child.kill('SIGTERM');
   await presenter.child.exited;
 }
@@ -267,4 +268,5 @@ if (modes.includes('capacity')) {
 }
 
 await bench.dispose();
+rmSync(dir, { recursive: true, force: true });
 printResults(rows, { machine: machineInfo(), postgres: db.version, rate, seconds, latencyClients, capacityClients });

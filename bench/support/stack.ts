@@ -65,6 +65,8 @@ export interface IngesterProcess {
   rssBytes(): number;
   /** SIGTERM and wait; returns the exit code. */
   stop(): Promise<number>;
+  /** Removes the log directory (call after reading `output()`). */
+  removeLogs(): void;
   output(): string;
 }
 
@@ -134,6 +136,7 @@ export async function spawnIngester(options: {
       return code;
     },
     output,
+    removeLogs: () => rmSync(logDir, { recursive: true, force: true }),
   };
 }
 
