@@ -23,6 +23,8 @@ export function createTelemetry(options: {
   exportIntervalMs: number;
   log: Logger;
   reader?: IMetricReader;
+  /** Full OTLP metrics URL (`…/v1/metrics`); by default the exporter reads `OTEL_EXPORTER_OTLP_*`. */
+  url?: string;
 }): Telemetry {
   if (!options.enabled && !options.reader) {
     return { meter: otelMetrics.getMeterProvider().getMeter(options.serviceName), shutdown: async () => {} };
@@ -30,7 +32,7 @@ export function createTelemetry(options: {
   const reader =
     options.reader ??
     new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(),
+      exporter: new OTLPMetricExporter(options.url ? { url: options.url } : {}),
       exportIntervalMillis: options.exportIntervalMs,
       exportTimeoutMillis: Math.min(options.exportIntervalMs, 10_000),
     });

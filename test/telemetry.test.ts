@@ -1,0 +1,37 @@
+import { describe, expect, test } from 'bun:test';
+import { createLogger } from '../lib/log.ts';
+import { createTelemetry } from '../lib/telemetry.ts';
+
+describe('telemetry', () => {
+  test('metrics are exported as OTLP protobuf, and a collector that never answers holds shutdown for at most its timeout', async () => {
+    const posts: { path: string; type: string | null; bytes: number }[] = [];
+    let answer = true;
+    using collector = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(request) {
+        const body = await request.arrayBuffer();
+        posts.push({ path: new URL(request.url).pathname, type: request.headers.get('content-type'), bytes: body.byteLength });
+        if (answer) return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } });
+        return await new Promise<Response>(() => {}); // a collector that hangs
+      },
+    });
+    const lines: string[] = [];
+    const log = createLogger({ service: 'test', write: (line) => lines.push(line) });
+    const url = `http://127.0.0.1:${collector.port}/v1/metrics`;
+
+    const first = createTelemetry({ serviceName: 'events-test', enabled: true, exportIntervalMs: 60_000, log, url });
+    first.meter.createCounter('events_test.things').add(3);
+    await first.shutdown(2000);
+    expect(posts).toEqual([{ path: '/v1/metrics', type: 'application/x-protobuf', bytes: expect.any(Number) }]);
+    expect(posts[0]!.bytes).toBeGreaterThan(0);
+
+    answer = false;
+    const second = createTelemetry({ serviceName: 'events-test', enabled: true, exportIntervalMs: 60_000, log, url });
+    second.meter.createCounter('events_test.things').add(1);
+    const started = performance.now();
+    await second.shutdown(300);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(lines.some((l) => JSON.parse(l).msg === 'metrics shutdown timed out')).toBe(true);
+  });
+});
