@@ -38,6 +38,9 @@ export interface EventFilters {
   untilMs?: number;
 }
 
+/** Most values one filter parameter may list. */
+export const maxValuesPerFilter = 200;
+
 /** Raw parameters: from a query string (repeatable, comma-separated) or a JSON body. */
 export type FilterInput = Record<string, string | number | readonly (string | number)[] | undefined | null>;
 
@@ -78,6 +81,10 @@ export function parseFilters(input: FilterInput, options: { nowMs?: number; hist
   for (const name of Object.keys(equalityFilters) as FilterName[]) {
     const values = listParam(input, name);
     if (values.length === 0) continue;
+    // Each namespace value may cost an access review: one request must not fan out into thousands.
+    if (values.length > maxValuesPerFilter) {
+      throw new InputError('invalid_parameter', `${name} accepts at most ${maxValuesPerFilter} values`);
+    }
     // PostgreSQL text cannot hold U+0000: refused here instead of failing the query.
     if (values.some((v) => v.includes('\u0000'))) throw new InputError('invalid_parameter', `${name} must not contain NUL`);
     if (name === 'composition_id' && !values.every((v) => uuidPattern.test(v))) {

@@ -209,6 +209,8 @@ describe('bad requests to the presenter', () => {
       ['/events', `cursor=${cursor(['2025-01-01 00:00:00+00', -1, 5])}`, 'invalid_cursor'],
       ['/events', `cursor=${cursor(['2025-01-01 00:00:00+00', 1, 1e300])}`, 'invalid_cursor'],
       ['/events', `cursor=${cursor(['2025-01-01 00:00:00+00', 1, 2])}==`, 'invalid_cursor'],
+      ['/events', `namespace=${Array.from({ length: 201 }, (_, i) => `ns-${i}`).join(',')}`, 'invalid_parameter'],
+      ['/notifications', `namespace=${Array.from({ length: 201 }, (_, i) => `ns-${i}`).join(',')}`, 'invalid_parameter'],
       ['/events', 'since=99999999999h', 'invalid_parameter'],
       ['/events', 'since=-1h', 'invalid_parameter'],
       ['/events', 'until=9999-99-99', 'invalid_parameter'],
