@@ -10,18 +10,17 @@
 // (bench/support/sse-clients.ts); their CPU competes with the server's on this 2-core machine.
 // Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10] [--entitle all]
 //        [--latency-clients 1000] [--clients 19000] [--fanout-events 50]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { storeClientConfig } from '../dev/demo-cluster.ts';
 import { signDevToken } from '../dev/tokens.ts';
 import { createSql } from '../lib/db.ts';
 import { insertEventRows } from '../lib/event-store.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
 import { openBenchDatabase } from './support/pg.ts';
 import { flag, log, machineInfo, numberFlag, printResults, processCpuSeconds, processRssBytes, type ResultRow } from './support/report.ts';
-import { freePort, spawnIngester, startBenchSimulator } from './support/stack.ts';
+import { addListUsers, nowMs, spawnClients as spawnClientProcess, spawnPresenter as spawnPresenterProcess, startOpenLoop } from './support/sse-stack.ts';
+import { spawnIngester, startBenchSimulator } from './support/stack.ts';
 
 const modes = (flag('mode') ?? 'latency,capacity').split(',');
 const rate = numberFlag('rate', 1000);
@@ -34,7 +33,6 @@ const warmupSeconds = numberFlag('warmup', 10);
 const entitleAll = flag('entitle') === 'all';
 const jwtKey = 'bench-signing-key';
 const authnNs = 'krateo-system';
-const root = join(import.meta.dir, '..');
 
 await using db = await openBenchDatabase();
 // 1,000 involved objects: the ingester's composition-lookup cache is warm after the warm-up, as in a
@@ -46,88 +44,13 @@ const dir = mkdtempSync(join(tmpdir(), 'events-bench-sse-'));
 
 // Users: u0..u9 each list events in the 5 namespaces with index % 10 == k; `all` everywhere.
 const users = Array.from({ length: 10 }, (_, k) => ({ username: `u${k}`, namespaces: generator.namespaces.filter((_, i) => i % 10 === k) }));
-for (const u of users) {
-  await storeClientConfig(sim, authnNs, u.username, []);
-  sim.setRbac(u.username, [{ verbs: ['list'], resources: ['events'], apiGroups: [''], namespaces: u.namespaces }]);
-}
-await storeClientConfig(sim, authnNs, 'all', []);
-sim.setRbac('all', [{ verbs: ['list'], resources: ['events'], apiGroups: [''] }]);
+await addListUsers(sim, authnNs, [...users, { username: 'all' }]);
 const token = (username: string) => signDevToken({ key: jwtKey, username });
 
-async function spawnPresenter() {
-  const port = await freePort();
-  const child = Bun.spawn(['bun', join(root, 'presenter.ts')], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      DATABASE_URL: db.url,
-      KUBECONFIG: bench.kubeconfigPath,
-      JWT_SIGN_KEY: jwtKey,
-      AUTHN_NS: authnNs,
-      PORT: String(port),
-      MIGRATE_ON_START: 'false',
-      OTEL_ENABLED: 'false',
-    },
-    stdout: Bun.file(join(dir, `presenter-${port}.log`)),
-    stderr: Bun.file(join(dir, `presenter-${port}.err`)),
-  });
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (i > 3000 || child.exitCode !== null) throw new Error(`presenter did not start (see ${dir})`);
-    await Bun.sleep(10);
-  }
-  return { child, port, url: `http://127.0.0.1:${port}` };
-}
-
-async function spawnClients(clients: { url: string }[]) {
-  const configPath = join(dir, `clients-${clients.length}.json`);
-  writeFileSync(configPath, JSON.stringify({ clients }));
-  const child = Bun.spawn(['bun', join(import.meta.dir, 'support', 'sse-clients.ts'), configPath], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'inherit',
-    // Bun's fetch queues requests beyond 256 in flight per process; an SSE stream never finishes.
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: '65535' },
-  });
-  const reader = child.stdout.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const line = async (prefix: string): Promise<string> => {
-    for (;;) {
-      const nl = buffer.indexOf('\n');
-      if (nl >= 0) {
-        const text = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (text.startsWith(prefix)) return text.slice(prefix.length).trim();
-        continue;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error('client process ended');
-      buffer += decoder.decode(value);
-    }
-  };
-  const [opened, ms] = (await line('OPEN ')).split(' ').map(Number);
-  return {
-    pid: child.pid,
-    opened: opened!,
-    openMs: ms!,
-    async report(sinceMs = 0) {
-      child.stdin.write(`REPORT ${sinceMs}\n`);
-      child.stdin.flush();
-      return JSON.parse(await line('REPORT ')) as { samples: number; p50: number; p99: number; p999: number; max: number; frames: number; min_per_client: number; max_per_client: number; failures: number };
-    },
-    async exit() {
-      child.stdin.write('EXIT\n');
-      child.stdin.flush();
-      await Promise.race([child.exited, Bun.sleep(5000).then(() => child.kill())]);
-    },
-  };
-}
+const spawnPresenter = () => spawnPresenterProcess({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, jwtKey, authnNs, dir });
+const spawnClients = (clients: { url: string }[]) => spawnClientProcess(dir, clients);
 
 const rows: ResultRow[] = [];
-const nowMs = () => performance.timeOrigin + performance.now();
 
 // --- latency: simulator → ingester → PostgreSQL → presenter → client ----------------------------
 if (modes.includes('latency')) {
@@ -138,40 +61,15 @@ if (modes.includes('latency')) {
     Array.from({ length: latencyClients }, (_, i) => ({ url: `${presenter.url}/notifications?token=${token(entitleAll ? 'all' : users[i % users.length]!.username)}` })),
   );
   log(`latency: ${clients.opened} clients open in ${clients.openMs} ms; ${rate} events/s for ${seconds} s (+${warmupSeconds} s warm-up)`);
-  const perTick = rate / 100;
-  let owed = 0;
-  let running = true;
-  let created = 0;
-  const produce = (async () => {
-    const start = performance.now();
-    let tick = 0;
-    while (running) {
-      // Open loop: each 10 ms tick creates its share, whatever the consumers do.
-      const due = start + tick * 10;
-      const wait = due - performance.now();
-      if (wait > 0) await Bun.sleep(wait);
-      owed += perTick; // rates below 100/s create one event every few ticks
-      for (; owed >= 1; owed--) {
-        const { event, update } = generator.next();
-        // A count bump copies its predecessor, stamp included: replace the stamp, never add one.
-        const message = String((event as { message?: string }).message ?? '').replace(/^t=\d+\.\d+ /, '');
-        (event as { message: string }).message = `t=${nowMs().toFixed(3)} ${message}`;
-        if (update) sim.updateEvent(event as never);
-        else sim.createEvent(event as never);
-        created++;
-      }
-      tick++;
-    }
-  })();
+  const producer = startOpenLoop(sim, generator, rate);
   await Bun.sleep(warmupSeconds * 1000);
   await clients.report(); // discard warm-up
   const windowStart = nowMs();
   const cpu0 = { presenter: processCpuSeconds(presenter.child.pid), ingester: ingester.cpuSeconds(), clients: processCpuSeconds(clients.pid), sim: processCpuSeconds(process.pid) };
-  const created0 = created;
+  const created0 = producer.created;
   await Bun.sleep(seconds * 1000);
-  running = false; // stop producing, then let the last events arrive
-  await produce;
-  const createdInWindow = created - created0;
+  await producer.stop(); // stop producing, then let the last events arrive
+  const createdInWindow = producer.created - created0;
   await Bun.sleep(2000);
   const report = await clients.report(windowStart);
   const cpu1 = { presenter: processCpuSeconds(presenter.child.pid), ingester: ingester.cpuSeconds(), clients: processCpuSeconds(clients.pid), sim: processCpuSeconds(process.pid) };
