@@ -59,7 +59,8 @@ function isPermanent(code: string | undefined): boolean {
 export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   const { log, observer } = options;
   const initialBackoffMs = options.initialBackoffMs ?? 100;
-  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  // A short cap: after an outage the first retry comes at most a second after the database is back.
+  const maxBackoffMs = options.maxBackoffMs ?? 1000;
   const maxInFlight = options.maxInFlight ?? 1;
   let queue: EventRecord[] = [];
   let inFlightRows = 0;

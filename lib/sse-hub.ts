@@ -168,14 +168,19 @@ export function createSseHub(options: {
       } catch (err) {
         log.warn('live read failed, retrying', { cursor, delay_ms: delayMs, ...errorFields(err) });
         wanted = true;
-        await sleep(delayMs, stopController.signal);
+        // A wake-up (the LISTEN re-subscribing once the database is back) ends the wait early.
+        backoff = new AbortController();
+        await sleep(delayMs, AbortSignal.any([stopController.signal, backoff.signal]));
+        backoff = undefined;
         delayMs = Math.min(5000, delayMs * 2);
       }
     }
   };
 
+  let backoff: AbortController | undefined;
   const wake = () => {
     wanted = true;
+    backoff?.abort();
     if (running || stopped) return;
     running = readLoop().finally(() => {
       running = undefined;
