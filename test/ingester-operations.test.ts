@@ -1,31 +1,10 @@
 import { describe, expect, test } from 'bun:test';
-import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import { startSimulator } from '../dev/simulator/index.ts';
 import { runMigrations } from '../lib/db.ts';
 import { silentLogger } from '../lib/log.ts';
 import { createTestDatabase } from './support/pg.ts';
+import { createTestMeter } from './support/fault-kit.ts';
 import { buildKubeEvent, openSql, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
-
-class TestReader extends MetricReader {
-  protected override async onShutdown() {}
-  protected override async onForceFlush() {}
-}
-
-/** Sum of every data point of the named metric, by attribute set (JSON). */
-async function readMetric(reader: TestReader, name: string): Promise<Record<string, unknown>> {
-  const { resourceMetrics } = await reader.collect();
-  const points: Record<string, unknown> = {};
-  for (const scope of resourceMetrics.scopeMetrics) {
-    for (const metric of scope.metrics) {
-      if (metric.descriptor.name !== name) continue;
-      for (const point of metric.dataPoints as DataPoint<unknown>[]) {
-        const value = point.value as number | { count: number };
-        points[JSON.stringify(point.attributes)] = typeof value === 'number' ? value : value.count;
-      }
-    }
-  }
-  return points;
-}
 
 async function setUp() {
   const db = await createTestDatabase();
@@ -40,20 +19,18 @@ describe('ingester operations', () => {
     await using _db = db;
     await using _sim = sim;
     await using sql = openSql(db.url);
-    const reader = new TestReader();
-    const provider = new MeterProvider({ readers: [reader] });
+    await using metrics = createTestMeter();
     sim.createEvent(buildKubeEvent());
-    await using ingester = await startTestIngester({ databaseUrl: db.url, kubeconfig: await sim.adminKubeconfig(), meter: provider.getMeter('t') });
+    await using ingester = await startTestIngester({ databaseUrl: db.url, kubeconfig: await sim.adminKubeconfig(), meter: metrics.meter });
     for (let i = 0; i < 4; i++) sim.createEvent(buildKubeEvent());
     await waitFor(async () => (await sql`select 1 from k8s_events`).length === 5);
-    await waitFor(async () => (await readMetric(reader, 'events_ingester.db.insert.rows'))['{}'] === 5);
-    expect(await readMetric(reader, 'events_ingester.events.received')).toEqual({ '{"source":"list"}': 1, '{"source":"watch"}': 4 });
-    expect(await readMetric(reader, 'events_ingester.watch.relists')).toEqual({ '{"namespace":"*","reason":"start"}': 1 });
-    expect(await readMetric(reader, 'events_ingester.leader')).toEqual({ '{}': 1 });
-    const flushes = await readMetric(reader, 'events_ingester.batch.flush.duration_seconds');
+    await waitFor(async () => (await metrics.read('events_ingester.db.insert.rows'))['{}'] === 5);
+    expect(await metrics.read('events_ingester.events.received')).toEqual({ '{"source":"list"}': 1, '{"source":"watch"}': 4 });
+    expect(await metrics.read('events_ingester.watch.relists')).toEqual({ '{"namespace":"*","reason":"start"}': 1 });
+    expect(await metrics.read('events_ingester.leader')).toEqual({ '{}': 1 });
+    const flushes = await metrics.read('events_ingester.batch.flush.duration_seconds');
     expect(flushes['{}']).toBeGreaterThanOrEqual(2);
     await ingester.stop();
-    await provider.shutdown();
   });
 
   test('NAMESPACES limits the watch to the listed namespaces, one watch each', async () => {
