@@ -40,6 +40,8 @@ export async function startFrontend(
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // A client that resets its connection (an aborted watch) must not surface as an unhandled error.
+    socket.on('error', () => {});
   };
 
   const http = createHttpServer((req, res) => handler(req, res, identityOf(req.socket, identities)));

@@ -45,13 +45,24 @@ export function getTestPostgres(): Promise<EmbeddedPostgres> {
 /** Stops the shared server, runs `whileDown` (if any), and starts it again on the same port. */
 export async function restartTestPostgres(whileDown?: () => Promise<void> | void): Promise<void> {
   const server = await getTestPostgres();
-  await server.stop();
+  const restart = (async () => {
+    await server.stop();
+    try {
+      await whileDown?.();
+    } finally {
+      await server.start();
+    }
+  })();
+  restarting = restart.catch(() => {});
   try {
-    await whileDown?.();
+    await restart;
   } finally {
-    await server.start();
+    restarting = undefined;
   }
 }
+
+// A restart still under way (e.g. its test already failed) must not fail the tests after it.
+let restarting: Promise<void> | undefined;
 
 /** Stops the shared server and removes its data dir; a no-op when it was never started. */
 export async function stopTestPostgres(): Promise<void> {
@@ -63,7 +74,9 @@ export async function stopTestPostgres(): Promise<void> {
 }
 
 async function getServerUrl(): Promise<string> {
-  return process.env.DATABASE_URL || (await getTestPostgres()).url;
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  await restarting;
+  return (await getTestPostgres()).url;
 }
 
 async function startShared(): Promise<EmbeddedPostgres> {
