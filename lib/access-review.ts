@@ -64,28 +64,44 @@ export function createAuthorizer(options: {
   const { metrics } = options;
   const cache = new Map<string, { expiresAt: number; allowed: boolean }>();
   const inFlight = new Map<string, Promise<boolean>>();
+  // The credentials each user last asked with, so a decision can be refreshed from the hot path.
+  const credsOf = new Map<string, UserCredentials>();
   const keyOf = (username: string, namespace: string) => `${username}\u0000${namespace}`;
-
-  const fresh = (key: string) => {
-    const entry = cache.get(key);
-    return entry && entry.expiresAt > now() ? entry.allowed : undefined;
-  };
-
   const getKeyOf = (username: string, namespace: string, t: GroupResource) => `${keyOf(username, namespace)}\u0000get\u0000${t.group}/${t.resource}`;
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
+  /**
+   * The cached decision while it is fresh. In the second half of its life a decision that is still
+   * being used is re-asked in the background, so streams rarely wait for a review (no latency spike
+   * every TTL) and a revocation is still seen within the TTL.
+   */
+  const fresh = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }) => {
+    const entry = cache.get(key);
+    if (!entry) return undefined;
+    const leftMs = entry.expiresAt - now();
+    if (leftMs <= 0) return undefined;
+    if (refresh && leftMs < options.ttlMs / 2 && !inFlight.has(key)) {
+      const creds = credsOf.get(refresh.username);
+      if (creds) void review(key, refresh.username, creds, refresh.namespace, refresh.target);
+    }
+    return entry.allowed;
+  };
+
   const decide = (username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
+    credsOf.set(username, creds);
     const key = target ? getKeyOf(username, namespace, target) : keyOf(username, namespace);
     const cached = fresh(key);
     if (cached !== undefined) {
       metrics.authzCacheHits.add(1);
       return Promise.resolve(cached);
     }
-    const pending = inFlight.get(key);
-    if (pending) return pending;
+    return inFlight.get(key) ?? review(key, username, creds, namespace, target);
+  };
+
+  const review = (key: string, username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
     metrics.authzCacheMisses.add(1);
     const scope = namespace === clusterKey ? undefined : namespace;
-    const review = (target ? checkGet(creds, target, scope) : options.check(creds, scope))
+    const answer = (target ? checkGet(creds, target, scope) : options.check(creds, scope))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {
@@ -99,16 +115,16 @@ export function createAuthorizer(options: {
         inFlight.delete(key);
         return allowed;
       });
-    inFlight.set(key, review);
-    return review;
+    inFlight.set(key, answer);
+    return answer;
   };
 
   return {
     peek(username, namespace) {
-      const cluster = fresh(keyOf(username, clusterKey));
+      const cluster = fresh(keyOf(username, clusterKey), { username, namespace: clusterKey });
       if (cluster === undefined) return undefined;
       if (cluster) return true;
-      return fresh(keyOf(username, namespace));
+      return fresh(keyOf(username, namespace), { username, namespace });
     },
     async canList(username, creds, namespace) {
       if (await decide(username, creds, clusterKey)) return true;
@@ -120,10 +136,10 @@ export function createAuthorizer(options: {
       return candidates.filter((_, i) => decisions[i]);
     },
     peekGet(username, namespace, target) {
-      const cluster = fresh(getKeyOf(username, clusterKey, target));
+      const cluster = fresh(getKeyOf(username, clusterKey, target), { username, namespace: clusterKey, target });
       if (cluster === undefined) return undefined;
       if (cluster || !target.namespaced) return cluster;
-      return fresh(getKeyOf(username, namespace, target));
+      return fresh(getKeyOf(username, namespace, target), { username, namespace, target });
     },
     async canGet(username, creds, namespace, target) {
       if (await decide(username, creds, clusterKey, target)) return true;

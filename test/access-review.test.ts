@@ -1,0 +1,71 @@
+import { describe, expect, test } from 'bun:test';
+import { createAuthorizer } from '../lib/access-review.ts';
+import { silentLogger } from '../lib/log.ts';
+import { createPresenterMetrics } from '../lib/presenter-metrics.ts';
+import type { UserCredentials } from '../lib/user-credentials.ts';
+import { waitFor } from './support/ingester-fixtures.ts';
+
+const creds: UserCredentials = { serverUrl: 'https://127.0.0.1:1', token: 't' };
+
+/** An authorizer over a scripted permission table and a hand-driven clock. */
+function buildAuthorizer(ttlMs = 1000) {
+  const allowed = new Map<string, boolean>([['', false], ['team-a', true]]);
+  const asked: string[] = [];
+  let nowMs = 0;
+  const authorizer = createAuthorizer({
+    check: async (_creds, namespace) => {
+      asked.push(namespace ?? '*');
+      return allowed.get(namespace ?? '') ?? false;
+    },
+    ttlMs,
+    log: silentLogger,
+    metrics: createPresenterMetrics(),
+    now: () => nowMs,
+  });
+  return { authorizer, allowed, asked, setNow: (ms: number) => void (nowMs = ms) };
+}
+
+describe('authorisation cache', () => {
+  test('a decision is asked once, then served from the cache until its TTL passes', async () => {
+    const { authorizer, asked, setNow } = buildAuthorizer(1000);
+    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(true);
+    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(true);
+    expect(await authorizer.canList('alice', creds, 'team-b')).toBe(false);
+    expect(asked).toEqual(['*', 'team-a', 'team-b']);
+    setNow(1001);
+    expect(authorizer.peek('alice', 'team-a')).toBeUndefined();
+  });
+
+  test('a decision used in the second half of its life is refreshed in the background, so a revocation shows within the TTL without a blocking review', async () => {
+    const { authorizer, allowed, asked, setNow } = buildAuthorizer(1000);
+    await authorizer.canList('alice', creds, 'team-a');
+    setNow(400);
+    expect(authorizer.peek('alice', 'team-a')).toBe(true);
+    expect(asked).toEqual(['*', 'team-a']);
+
+    allowed.set('team-a', false);
+    setNow(600);
+    // Still the cached answer now, but both decisions are re-asked behind the scenes.
+    expect(authorizer.peek('alice', 'team-a')).toBe(true);
+    await waitFor(() => (asked.length === 4 ? true : undefined));
+    expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
+    expect(authorizer.peek('alice', 'team-a')).toBe(false);
+  });
+
+  test('a failed review denies, and the denial is kept for at most 5 s', async () => {
+    let nowMs = 0;
+    const authorizer = createAuthorizer({
+      check: async () => {
+        throw new Error('api server down');
+      },
+      ttlMs: 60_000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      now: () => nowMs,
+    });
+    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(false);
+    expect(authorizer.peek('alice', 'team-a')).toBe(false);
+    nowMs = 5001;
+    expect(authorizer.peek('alice', 'team-a')).toBeUndefined();
+  });
+});
