@@ -40,6 +40,8 @@ export interface EventWatchOptions {
   maxBackoffMs?: number;
 }
 
+type TrackedWatchOptions = EventWatchOptions & { tracker: CheckpointTracker };
+
 class GoneError extends Error {
   constructor() {
     super('resource version expired');
@@ -61,7 +63,7 @@ function isGone(err: unknown): boolean {
 }
 
 /** Lists all events in pages (never the whole list in memory) and returns the list's resourceVersion. */
-async function listAll(options: EventWatchOptions): Promise<string> {
+async function listAll(options: TrackedWatchOptions): Promise<string> {
   let continueToken: string | undefined;
   let count = 0;
   for (;;) {
@@ -70,7 +72,7 @@ async function listAll(options: EventWatchOptions): Promise<string> {
       { signal: options.signal, timeoutMs: 60_000 },
     );
     for (const item of page.items ?? []) {
-      const wait = options.sink(item, 'list', options.tracker!.track(scopeOf(options), undefined));
+      const wait = options.sink(item, 'list', options.tracker.track(scopeOf(options), undefined));
       if (wait) await untilSettledOrAborted(wait, options.signal);
     }
     count += page.items?.length ?? 0;
@@ -78,7 +80,7 @@ async function listAll(options: EventWatchOptions): Promise<string> {
     if (continueToken === undefined) {
       options.observer?.onListed?.(count);
       const listVersion = page.metadata?.resourceVersion ?? '';
-      if (listVersion !== '') options.tracker!.mark(scopeOf(options), listVersion);
+      if (listVersion !== '') options.tracker.mark(scopeOf(options), listVersion);
       return listVersion;
     }
   }
@@ -89,7 +91,7 @@ async function listAll(options: EventWatchOptions): Promise<string> {
  * sink, and returns the newest resourceVersion seen (events and bookmarks) when the server ends
  * the stream. Throws GoneError on 410 and anything else on other failures.
  */
-async function watchOnce(options: EventWatchOptions, resourceVersion: string, onProgress: (rv: string) => void): Promise<void> {
+async function watchOnce(options: TrackedWatchOptions, resourceVersion: string, onProgress: (rv: string) => void): Promise<void> {
   const path = eventsPath(options.namespace, {
     watch: 'true',
     allowWatchBookmarks: 'true',
@@ -120,11 +122,11 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
       }
       const rv = object?.metadata?.resourceVersion;
       if ((parsed.type === 'ADDED' || parsed.type === 'MODIFIED') && object) {
-        const wait = options.sink(object, 'watch', options.tracker!.track(scopeOf(options), rv));
+        const wait = options.sink(object, 'watch', options.tracker.track(scopeOf(options), rv));
         if (wait) await untilSettledOrAborted(wait, options.signal);
       } else {
         if (parsed.type === 'BOOKMARK') options.observer?.onBookmark?.();
-        if (rv) options.tracker!.mark(scopeOf(options), rv);
+        if (rv) options.tracker.mark(scopeOf(options), rv);
       }
       // DELETED carries the last stored state again, which was already written: only its version counts.
       if (rv) onProgress(rv);
@@ -140,13 +142,13 @@ async function watchOnce(options: EventWatchOptions, resourceVersion: string, on
  * every event the server still holds to the sink again; the idempotent insert absorbs repeats.
  */
 export async function runEventWatch(watchOptions: EventWatchOptions): Promise<void> {
-  const options = { ...watchOptions, tracker: watchOptions.tracker ?? createCheckpointTracker() };
+  const options: TrackedWatchOptions = { ...watchOptions, tracker: watchOptions.tracker ?? createCheckpointTracker() };
   const log = options.log.child({ namespace: options.namespace ?? '*' });
   const initialMs = options.initialBackoffMs ?? 200;
   const maxMs = options.maxBackoffMs ?? 30_000;
   let resourceVersion: string | undefined = options.resumeFrom;
   if (resourceVersion !== undefined) {
-    options.tracker!.mark(scopeOf(options), resourceVersion);
+    options.tracker.mark(scopeOf(options), resourceVersion);
     log.info('resuming from checkpoint', { resource_version: resourceVersion });
   }
   let delayMs = initialMs;
@@ -156,7 +158,7 @@ export async function runEventWatch(watchOptions: EventWatchOptions): Promise<vo
     try {
       if (resourceVersion === undefined) {
         options.observer?.onRelist?.(listed ? 'expired' : 'start');
-        options.tracker!.reset(scopeOf(options));
+        options.tracker.reset(scopeOf(options));
         resourceVersion = await listAll(options);
         listed = true;
         log.info('events listed', { resource_version: resourceVersion });
