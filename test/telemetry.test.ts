@@ -6,6 +6,7 @@ describe('telemetry', () => {
   test('metrics are exported as OTLP protobuf, and a collector that never answers holds shutdown for at most its timeout', async () => {
     const posts: { path: string; type: string | null; bytes: number }[] = [];
     let answer = true;
+    const held: (() => void)[] = [];
     using collector = Bun.serve({
       port: 0,
       hostname: '127.0.0.1',
@@ -13,7 +14,8 @@ describe('telemetry', () => {
         const body = await request.arrayBuffer();
         posts.push({ path: new URL(request.url).pathname, type: request.headers.get('content-type'), bytes: body.byteLength });
         if (answer) return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } });
-        return await new Promise<Response>(() => {}); // a collector that hangs
+        // A collector that hangs (until the test lets go, so no request outlives the test).
+        return await new Promise<Response>((resolve) => held.push(() => resolve(new Response(null, { status: 503 }))));
       },
     });
     const lines: string[] = [];
@@ -33,5 +35,6 @@ describe('telemetry', () => {
     await second.shutdown(300);
     expect(performance.now() - started).toBeLessThan(1500);
     expect(lines.some((l) => JSON.parse(l).msg === 'metrics shutdown timed out')).toBe(true);
+    for (const release of held) release();
   });
 });
