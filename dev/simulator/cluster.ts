@@ -3,7 +3,7 @@ import { createClock } from './clock.ts';
 import type { Registry, ResourceInfo } from './registry.ts';
 import { createRegistry } from './registry.ts';
 import { badRequest } from './status.ts';
-import type { ResourceStore } from './store.ts';
+import type { ResourceStore, StoreOptions } from './store.ts';
 import { createResourceStore } from './store.ts';
 import type { KubeObject } from './types.ts';
 
@@ -19,8 +19,17 @@ export interface Cluster {
   storeForKind(apiVersion: string, kind: string): ResourceStore;
 }
 
+/** Retention of a cluster's stores (default: keep everything). */
+export interface ClusterOptions {
+  /** Changes each resource keeps for watches from older versions (see {@link StoreOptions.watchWindow}). */
+  watchWindow?: number;
+  /** core/v1 Events not written for this long are deleted, like the API server's `--event-ttl`. */
+  eventTtlMs?: number;
+  now?: () => number;
+}
+
 /** Creates an empty cluster with the built-in kinds registered. */
-export function createCluster(): Cluster {
+export function createCluster(options: ClusterOptions = {}): Cluster {
   const clock = createClock();
   const registry = createRegistry();
   const stores = new Map<ResourceInfo, ResourceStore>();
@@ -28,7 +37,13 @@ export function createCluster(): Cluster {
   const store = (info: ResourceInfo) => {
     let found = stores.get(info);
     if (!found) {
-      found = createResourceStore(info, clock);
+      const isEvent = info.group === '' && info.plural === 'events';
+      const storeOptions: StoreOptions = {
+        ...(options.watchWindow !== undefined && { watchWindow: options.watchWindow }),
+        ...(isEvent && options.eventTtlMs !== undefined && { ttlMs: options.eventTtlMs }),
+        ...(options.now && { now: options.now }),
+      };
+      found = createResourceStore(info, clock, storeOptions);
       stores.set(info, found);
     }
     return found;

@@ -23,11 +23,13 @@ import { renderKubeconfig } from './kubeconfig.ts';
 import { createRbac, mastersGroup } from './rbac.ts';
 import type { RequestRecord } from './router.ts';
 import { createRouter } from './router.ts';
+import type { StoreStats } from './store.ts';
 import type { Identity, KubeObject, RbacRule, StoredObject } from './types.ts';
 import { createWatchHub } from './watch.ts';
 
 export type { CertificatePair } from './ca.ts';
 export type { RequestRecord } from './router.ts';
+export type { StoreStats } from './store.ts';
 export { ApiError } from './status.ts';
 export type { Identity, KubeObject, ObjectMeta, RbacRule, StoredObject, WatchEventType } from './types.ts';
 
@@ -40,6 +42,16 @@ export interface SimulatorOptions {
   bookmarkEveryMs?: number;
   /** Port on 127.0.0.1 (default 0: any free port). A fixed port gives a demo cluster a stable URL. */
   port?: number;
+  /**
+   * Changes each resource keeps for watches and lists at older versions, like the API server's
+   * watch cache; older ones are compacted (410 Gone). Default: every change, forever.
+   */
+  watchWindow?: number;
+  /**
+   * Events not written for this long are deleted, watchers getting DELETED, like the API server's
+   * `--event-ttl` (default: never). Expiry happens at the next write or read of Events.
+   */
+  eventTtlSeconds?: number;
 }
 
 /** A running Kubernetes API simulator on 127.0.0.1; dispose it to stop it. */
@@ -62,8 +74,13 @@ export interface Simulator extends AsyncDisposable {
   updateEvent(event: KubeObject): StoredObject;
   /** Deletes an Event; watchers get DELETED with a new resourceVersion. */
   deleteEvent(namespace: string, name: string): StoredObject;
-  /** Every Event version ever created or updated, oldest first (deletions are not versions). */
+  /**
+   * Every Event version created or updated, oldest first (deletions are not versions); with
+   * `watchWindow` only those of the changes still held.
+   */
   history(): StoredObject[];
+  /** Counts of the Events store: versions and deletions ever written, objects and changes held. */
+  eventStats(): StoreStats;
   /** Compacts history: lists and watches from an older resourceVersion now get 410 Gone. */
   compact(): void;
   /** The cluster's newest resourceVersion. */
@@ -101,7 +118,10 @@ const maxRecords = 10_000;
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const useTls = options.tls ?? true;
   const ca = await createCertificateAuthority();
-  const cluster = createCluster();
+  const cluster = createCluster({
+    ...(options.watchWindow !== undefined && { watchWindow: options.watchWindow }),
+    ...(options.eventTtlSeconds !== undefined && { eventTtlMs: options.eventTtlSeconds * 1000 }),
+  });
   const rbac = createRbac();
   const faults = createFaults();
   const tokens = new Map<string, Identity>();
@@ -166,7 +186,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     createEvent: (event) => events.create(event),
     updateEvent: (event) => events.update(event),
     deleteEvent: (namespace, name) => events.remove(namespace, name),
-    history: () => events.changes().flatMap((c) => (c.type === 'DELETED' ? [] : [structuredClone(c.object)])),
+    history: () => events.changes().flatMap((c) => (c.type === 'DELETED' ? [] : [JSON.parse(c.json) as StoredObject])),
+    eventStats: () => events.stats(),
     compact: () => cluster.clock.compact(),
     resourceVersion: () => String(cluster.clock.current()),
 

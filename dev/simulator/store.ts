@@ -5,12 +5,18 @@ import { joinApiVersion } from './registry.ts';
 import { alreadyExists, badRequest, conflict, continueExpired, notFound, tooOld } from './status.ts';
 import type { KubeObject, StoredObject } from './types.ts';
 
-/** One write to a store, as a watch delivers it. */
+/**
+ * One write to a store, as a watch delivers it. The object is kept serialised once (`json`), so
+ * every watcher sends the same bytes; `object` parses it on first use. Neither may be mutated.
+ */
 export interface Change {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   rv: number;
   namespace: string;
-  object: StoredObject;
+  /** The stored object as JSON, shared by every reader. */
+  readonly json: string;
+  /** The stored object (parsed from `json` once, then shared: read-only). */
+  readonly object: StoredObject;
 }
 
 /** One page of a list, consistent at `resourceVersion`. */
@@ -30,11 +36,41 @@ export interface ListOptions {
   exactVersion?: number;
 }
 
+/** Retention of one store; by default it keeps every change and every object forever. */
+export interface StoreOptions {
+  /**
+   * Changes kept for watches and lists at older versions, like the API server's watch cache: once
+   * more were written, the oldest are compacted and a watch or list from before them gets 410 Gone.
+   */
+  watchWindow?: number;
+  /**
+   * Objects not written for this long are deleted (watchers get DELETED), like the API server's
+   * `--event-ttl`. Expiry happens at the store's next write or read.
+   */
+  ttlMs?: number;
+  /** Wall clock for the TTL (tests pin it). */
+  now?: () => number;
+}
+
+/** What a store has written since it was created (counted before any compaction). */
+export interface StoreStats {
+  /** ADDED and MODIFIED changes, i.e. object versions. */
+  versions: number;
+  deleted: number;
+  /** Objects currently stored. */
+  objects: number;
+  /** Changes still held for watches from older versions. */
+  retainedChanges: number;
+}
+
 /** Storage of one resource type with versioned history, consistent paging and watch fan-out. */
 export interface ResourceStore {
   readonly info: ResourceInfo;
   get(namespace: string, name: string): StoredObject | undefined;
-  /** Stores a new object; 409 if it exists. */
+  /**
+   * Stores a new object; 409 if it exists. Writes return the stored object, which shares nested
+   * values with the given one (the store keeps its own serialised copy).
+   */
   create(object: KubeObject): StoredObject;
   /** Replaces an existing object; 404 if missing, 409 if `expectVersion` is stale. */
   update(object: KubeObject, options?: { expectVersion?: string }): StoredObject;
@@ -46,30 +82,67 @@ export interface ResourceStore {
   /**
    * Subscribes `sink` to changes. With `fromVersion` it first replays every change after that
    * version (410 if compacted), without it every current object as ADDED. Returns unsubscribe.
+   * The changes handed to `sink` are shared: read-only.
    */
   watch(options: { namespace?: string; fromVersion?: number }, sink: (change: Change) => void): () => void;
-  /** Every change ever written, oldest first (compaction does not shorten it). */
+  /**
+   * The changes still held, oldest first: every change ever written unless `watchWindow` is set
+   * (an explicit cluster-wide compaction does not shorten it).
+   */
   changes(): readonly Change[];
+  stats(): StoreStats;
 }
 
 const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/** A change as held by the store: `previous` is the state it replaced, for lists at older versions. */
+class HeldChange implements Change {
+  #object: StoredObject | undefined;
+  constructor(
+    readonly type: Change['type'],
+    readonly rv: number,
+    readonly namespace: string,
+    readonly name: string,
+    readonly json: string,
+    public previous: HeldChange | undefined,
+    readonly uid: string,
+    readonly creationTimestamp: string,
+  ) {}
+  get object(): StoredObject {
+    return (this.#object ??= JSON.parse(this.json) as StoredObject);
+  }
+  /** A private copy for a caller, who may change it. */
+  copy(): StoredObject {
+    return JSON.parse(this.json) as StoredObject;
+  }
+}
 
 /** The objects at one resourceVersion, sorted by key. */
 interface Snapshot {
   rv: number;
   keys: string[];
-  items: StoredObject[];
+  items: HeldChange[];
 }
 
 const rfc3339 = (date: Date) => `${date.toISOString().slice(0, 19)}Z`;
 
 /** Creates the store of one resource, drawing versions from the shared cluster clock. */
-export function createResourceStore(info: ResourceInfo, clock: Clock): ResourceStore {
-  const current = new Map<string, StoredObject>();
-  const log: Change[] = [];
+export function createResourceStore(info: ResourceInfo, clock: Clock, options: StoreOptions = {}): ResourceStore {
+  const current = new Map<string, HeldChange>();
+  let log: HeldChange[] = [];
+  // Every change with rv <= compactedThrough was dropped from `log`.
+  let compactedThrough = 0;
   const sinks = new Set<{ namespace: string; sink: (change: Change) => void }>();
   let snapshot: Snapshot | undefined;
   const apiVersion = joinApiVersion(info.group, info.version);
+  const stats = { versions: 0, deleted: 0 };
+  const window = options.watchWindow;
+  // Trimming in chunks (a tenth of the window) keeps it amortised O(1) per write.
+  const trimChunk = window === undefined ? 0 : Math.max(1, Math.min(Math.floor(window / 10), 10_000));
+  const ttlMs = options.ttlMs;
+  const now = options.now ?? Date.now;
+  const expiries: { key: string; rv: number; at: number }[] = [];
+  let expiryHead = 0;
 
   const identify = (object: KubeObject) => {
     const meta = object.metadata ?? {};
@@ -80,102 +153,139 @@ export function createResourceStore(info: ResourceInfo, clock: Clock): ResourceS
     return { namespace, name };
   };
 
-  const record = (type: Change['type'], namespace: string, object: StoredObject) => {
-    const change: Change = { type, rv: Number(object.metadata.resourceVersion), namespace, object };
+  const record = (change: HeldChange) => {
     log.push(change);
+    if (change.type === 'DELETED') stats.deleted++;
+    else stats.versions++;
+    if (window !== undefined && log.length >= window + trimChunk) {
+      const dropped = log.length - window;
+      for (let i = 0; i < dropped; i++) log[i]!.previous = undefined; // no chain of old states outlives the window
+      compactedThrough = log[dropped - 1]!.rv;
+      log = log.slice(dropped);
+    }
     for (const { namespace: filter, sink } of sinks) {
-      if (!filter || filter === namespace) sink(change);
+      if (!filter || filter === change.namespace) sink(change);
     }
   };
 
-  const write = (object: KubeObject, previous: StoredObject | undefined, namespace: string, name: string) => {
-    const copy = structuredClone(object);
+  const expire = () => {
+    if (ttlMs === undefined) return;
+    const at = now();
+    while (expiryHead < expiries.length && expiries[expiryHead]!.at <= at) {
+      const { key, rv } = expiries[expiryHead++]!;
+      const found = current.get(key);
+      // A later write renewed the object's lease; its own entry comes later.
+      if (found?.rv === rv) removeRecord(key, found);
+    }
+    if (expiryHead > 1024 && expiryHead * 2 > expiries.length) {
+      expiries.splice(0, expiryHead);
+      expiryHead = 0;
+    }
+  };
+
+  const removeRecord = (key: string, previous: HeldChange): StoredObject => {
+    current.delete(key);
+    const object = previous.copy();
+    object.metadata.resourceVersion = String(clock.next());
+    const json = JSON.stringify(object);
+    record(new HeldChange('DELETED', Number(object.metadata.resourceVersion), previous.namespace, previous.name, json, previous, previous.uid, previous.creationTimestamp));
+    return object;
+  };
+
+  const write = (object: KubeObject, previous: HeldChange | undefined, namespace: string, name: string) => {
+    const meta = object.metadata ?? {};
+    // Serialising is the copy: the caller's object is never kept, and every reader shares the bytes.
     const stored: StoredObject = {
-      ...copy,
+      ...object,
       apiVersion,
       kind: info.kind,
       metadata: {
-        ...copy.metadata,
+        ...meta,
         name,
         ...(info.namespaced ? { namespace } : {}),
-        uid: previous?.metadata.uid ?? copy.metadata?.uid ?? randomUUID(),
+        uid: previous?.uid ?? meta.uid ?? randomUUID(),
         // Kept when given so tests can pin timestamps; a real server always sets its own.
-        creationTimestamp:
-          previous?.metadata.creationTimestamp ?? copy.metadata?.creationTimestamp ?? rfc3339(new Date()),
+        creationTimestamp: previous?.creationTimestamp ?? meta.creationTimestamp ?? rfc3339(new Date()),
         resourceVersion: String(clock.next()),
       },
     };
     if (!info.namespaced) delete stored.metadata.namespace;
-    current.set(keyOf(namespace, name), stored);
-    record(previous ? 'MODIFIED' : 'ADDED', namespace, stored);
-    return structuredClone(stored);
+    const json = JSON.stringify(stored);
+    const rv = Number(stored.metadata.resourceVersion);
+    const key = keyOf(namespace, name);
+    const { uid, creationTimestamp } = stored.metadata;
+    const change = new HeldChange(previous ? 'MODIFIED' : 'ADDED', rv, namespace, name, json, previous, uid, creationTimestamp);
+    current.set(key, change);
+    if (ttlMs !== undefined) expiries.push({ key, rv, at: now() + ttlMs });
+    record(change);
+    // The store keeps only `json`, so the caller may have this object; its nested values are the
+    // caller's own (no copy needed to protect the store).
+    return stored;
   };
 
   const stateAt = (rv: number): Snapshot => {
     if (snapshot?.rv === rv) return snapshot;
-    let state: Map<string, StoredObject> = current;
-    if (rv < (log.at(-1)?.rv ?? 0)) {
-      state = new Map();
-      for (const change of log) {
-        if (change.rv > rv) break;
-        const key = keyOf(change.namespace, change.object.metadata.name);
-        if (change.type === 'DELETED') state.delete(key);
-        else state.set(key, change.object);
-      }
+    const state = new Map(current);
+    // Undo the changes after `rv`, newest first (callers checked that they are all still held).
+    for (let i = log.length - 1; i >= 0 && log[i]!.rv > rv; i--) {
+      const change = log[i]!;
+      const key = keyOf(change.namespace, change.name);
+      if (change.previous) state.set(key, change.previous);
+      else state.delete(key);
     }
     const keys = [...state.keys()].sort();
     snapshot = { rv, keys, items: keys.map((key) => state.get(key)!) };
     return snapshot;
   };
 
+  const oldestServable = () => Math.max(clock.compactedBefore(), compactedThrough);
   const checkNotCompacted = (rv: number) => {
-    if (rv < clock.compactedBefore()) throw tooOld(rv, clock.compactedBefore());
+    if (rv < oldestServable()) throw tooOld(rv, oldestServable());
   };
 
   return {
     info,
     get: (namespace, name) => {
-      const found = current.get(keyOf(info.namespaced ? namespace : '', name));
-      return found && structuredClone(found);
+      expire();
+      return current.get(keyOf(info.namespaced ? namespace : '', name))?.copy();
     },
     create(object) {
+      expire();
       const { namespace, name } = identify(object);
       if (current.has(keyOf(namespace, name))) throw alreadyExists(info.plural, info.group, name);
       return write(object, undefined, namespace, name);
     },
     update(object, options = {}) {
+      expire();
       const { namespace, name } = identify(object);
       const previous = current.get(keyOf(namespace, name));
       if (!previous) throw notFound(info.plural, info.group, name);
-      if (options.expectVersion && options.expectVersion !== previous.metadata.resourceVersion) {
+      if (options.expectVersion && options.expectVersion !== String(previous.rv)) {
         throw conflict(info.plural, info.group, name);
       }
       return write(object, previous, namespace, name);
     },
     upsert(object) {
+      expire();
       const { namespace, name } = identify(object);
       return write(object, current.get(keyOf(namespace, name)), namespace, name);
     },
     remove(namespace, name) {
+      expire();
       const key = keyOf(info.namespaced ? namespace : '', name);
       const previous = current.get(key);
       if (!previous) throw notFound(info.plural, info.group, name);
-      current.delete(key);
-      const deleted: StoredObject = {
-        ...previous,
-        metadata: { ...previous.metadata, resourceVersion: String(clock.next()) },
-      };
-      record('DELETED', info.namespaced ? namespace : '', deleted);
-      return structuredClone(deleted);
+      return removeRecord(key, previous);
     },
     list({ namespace, limit, continueToken, exactVersion }) {
+      expire();
       let rv = clock.current();
       let after = '';
       if (continueToken) {
         const token = decodeContinue(continueToken);
         rv = token.rv;
         after = token.after;
-        if (rv < clock.compactedBefore()) throw continueExpired();
+        if (rv < oldestServable()) throw continueExpired();
       } else if (exactVersion !== undefined) {
         checkNotCompacted(exactVersion);
         rv = Math.min(exactVersion, clock.current());
@@ -186,7 +296,7 @@ export function createResourceStore(info: ResourceInfo, clock: Clock): ResourceS
       const start = firstGreater(keys, after > prefix ? after : prefix, after > prefix);
       const end = prefix ? firstGreater(keys, `${namespace}/\uffff`, false) : keys.length;
       const stop = limit && limit > 0 ? Math.min(end, start + limit) : end;
-      const result: ListPage = { items: items.slice(start, stop).map((item) => structuredClone(item)), resourceVersion: rv };
+      const result: ListPage = { items: items.slice(start, stop).map((item) => item.copy()), resourceVersion: rv };
       if (stop < end) {
         result.continueToken = encodeContinue(rv, keys[stop - 1]!);
         result.remainingItemCount = end - stop;
@@ -194,11 +304,11 @@ export function createResourceStore(info: ResourceInfo, clock: Clock): ResourceS
       return result;
     },
     watch({ namespace = '', fromVersion }, sink) {
+      expire();
       if (fromVersion === undefined) {
-        for (const object of stateAt(clock.current()).items) {
-          if (namespace && object.metadata.namespace !== namespace) continue;
-          const rv = Number(object.metadata.resourceVersion);
-          sink({ type: 'ADDED', rv, namespace: object.metadata.namespace ?? '', object });
+        for (const item of stateAt(clock.current()).items) {
+          if (namespace && item.namespace !== namespace) continue;
+          sink(item.type === 'ADDED' ? item : new HeldChange('ADDED', item.rv, item.namespace, item.name, item.json, undefined, item.uid, item.creationTimestamp));
         }
       } else {
         checkNotCompacted(fromVersion);
@@ -212,6 +322,7 @@ export function createResourceStore(info: ResourceInfo, clock: Clock): ResourceS
       return () => sinks.delete(entry);
     },
     changes: () => log,
+    stats: () => ({ ...stats, objects: current.size, retainedChanges: log.length }),
   };
 }
 

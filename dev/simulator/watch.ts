@@ -45,15 +45,39 @@ export function createWatchHub({ clock, defaultTimeoutSeconds, bookmarkEveryMs }
       'transfer-encoding': 'chunked',
     });
     res.flushHeaders();
-    const send = (type: WatchEventType, object: unknown) => {
-      if (!res.destroyed) res.write(`${JSON.stringify({ type, object })}\n`);
+    // Lines written in one synchronous run (a burst of store writes) go out as one chunk: one
+    // HTTP chunk and TLS record instead of one per event.
+    let pending = '';
+    let flushQueued = false;
+    const flush = () => {
+      flushQueued = false;
+      if (pending === '' || res.destroyed) return;
+      const text = pending;
+      pending = '';
+      try {
+        res.write(text);
+      } catch {
+        // A broken stream must never surface as an error elsewhere; its client sees the reset.
+        res.destroy();
+      }
     };
+    const sendLine = (line: string) => {
+      if (res.destroyed) return;
+      pending += line;
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    };
+    const send = (type: WatchEventType, object: unknown) => sendLine(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
 
     let first = true;
-    const transform = request.transform ?? ((object: StoredObject) => object);
+    const transform = request.transform;
     const deliver = (change: Change) => {
       try {
-        send(change.type, transform(change.object, first));
+        // The store serialised the object once; every plain watcher reuses those bytes.
+        if (transform) send(change.type, transform(change.object, first));
+        else sendLine(`{"type":"${change.type}","object":${change.json}}\n`);
         first = false;
       } catch {
         // A broken stream must never fail the store write that fanned out to it.
@@ -66,6 +90,7 @@ export function createWatchHub({ clock, defaultTimeoutSeconds, bookmarkEveryMs }
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       send('ERROR', error.toStatus());
+      flush();
       res.end();
       return;
     }
@@ -93,6 +118,7 @@ export function createWatchHub({ clock, defaultTimeoutSeconds, bookmarkEveryMs }
     const timeoutMs = (request.timeoutSeconds || defaultTimeoutSeconds) * 1000;
     const timeout = setTimeout(() => {
       cleanup();
+      flush();
       res.end();
     }, timeoutMs);
     stops.push(() => clearTimeout(timeout));
