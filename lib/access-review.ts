@@ -9,16 +9,27 @@ export type AccessCheck = (creds: UserCredentials, namespace: string | undefined
 /** Asks the API server, as the user, whether it may `get` a resource (cluster-wide when `namespace` is undefined). */
 export type GetCheck = (creds: UserCredentials, target: GroupResource, namespace: string | undefined) => Promise<boolean>;
 
+/** A cached decision and the time (epoch ms) until which it may be reused without asking the cache again. */
+export interface CachedDecision {
+  allowed: boolean;
+  /** Before this time the decision is unchanged and needs no background refresh; ask `peek…` again from then on. */
+  recheckAt: number;
+}
+
 /** Per-user authorisation decisions with a TTL cache, failing closed. */
 export interface Authorizer {
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
   peek(username: string, namespace: string): boolean | undefined;
+  /** `peek` with the time until which the answer may be reused (fan-out indexes keep it until then). */
+  peekUntil(username: string, namespace: string): CachedDecision | undefined;
   /** Whether the user may list events in `namespace` (cluster-wide allow short-circuits). */
   canList(username: string, creds: UserCredentials, namespace: string): Promise<boolean>;
   /** `'all'` for a cluster-wide user, else the subset of `candidates` the user may list. */
   allowedNamespaces(username: string, creds: UserCredentials, candidates: readonly string[]): Promise<'all' | string[]>;
   /** Strict mode: the cached `get` decision for the resource in `namespace` when fresh, else undefined. */
   peekGet(username: string, namespace: string, target: GroupResource): boolean | undefined;
+  /** `peekGet` with the time until which the answer may be reused. */
+  peekGetUntil(username: string, namespace: string, target: GroupResource): CachedDecision | undefined;
   /** Strict mode: whether the user may `get` the resource in `namespace` (cluster-wide allow short-circuits). */
   canGet(username: string, creds: UserCredentials, namespace: string, target: GroupResource): Promise<boolean>;
 }
@@ -62,7 +73,8 @@ export function createAuthorizer(options: {
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
-  const cache = new Map<string, { expiresAt: number; allowed: boolean }>();
+  // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
+  const cache = new Map<string, { expiresAt: number; refreshAt: number; allowed: boolean }>();
   const inFlight = new Map<string, Promise<boolean>>();
   // The credentials each user last asked with, so a decision can be refreshed from the hot path.
   const credsOf = new Map<string, UserCredentials>();
@@ -75,17 +87,22 @@ export function createAuthorizer(options: {
    * being used is re-asked in the background, so streams rarely wait for a review (no latency spike
    * every TTL) and a revocation is still seen within the TTL.
    */
-  const fresh = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }) => {
+  const freshEntry = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }): CachedDecision | undefined => {
     const entry = cache.get(key);
     if (!entry) return undefined;
-    const leftMs = entry.expiresAt - now();
-    if (leftMs <= 0) return undefined;
-    if (refresh && leftMs < options.ttlMs / 2 && !inFlight.has(key)) {
+    const at = now();
+    if (entry.expiresAt <= at) return undefined;
+    if (at < entry.refreshAt) return { allowed: entry.allowed, recheckAt: entry.refreshAt };
+    if (refresh && !inFlight.has(key)) {
       const creds = credsOf.get(refresh.username);
       if (creds) void review(key, refresh.username, creds, refresh.namespace, refresh.target);
     }
-    return entry.allowed;
+    // Being refreshed: the refreshed answer replaces it by expiry at the latest.
+    return { allowed: entry.allowed, recheckAt: entry.expiresAt };
   };
+  const fresh = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }) => freshEntry(key, refresh)?.allowed;
+  const both = (first: CachedDecision, second: CachedDecision | undefined): CachedDecision | undefined =>
+    second && { allowed: second.allowed, recheckAt: Math.min(first.recheckAt, second.recheckAt) };
 
   const decide = (username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
     credsOf.set(username, creds);
@@ -111,7 +128,8 @@ export function createAuthorizer(options: {
       )
       .then(({ allowed, ttlMs }) => {
         if (!allowed && namespace !== clusterKey) metrics.authzDenials.add(1);
-        cache.set(key, { allowed, expiresAt: now() + ttlMs });
+        const at = now();
+        cache.set(key, { allowed, expiresAt: at + ttlMs, refreshAt: at + ttlMs / 2 });
         inFlight.delete(key);
         return allowed;
       });
@@ -119,13 +137,20 @@ export function createAuthorizer(options: {
     return answer;
   };
 
+  const peekUntil = (username: string, namespace: string): CachedDecision | undefined => {
+    const cluster = freshEntry(keyOf(username, clusterKey), { username, namespace: clusterKey });
+    if (cluster === undefined || cluster.allowed) return cluster;
+    return both(cluster, freshEntry(keyOf(username, namespace), { username, namespace }));
+  };
+  const peekGetUntil = (username: string, namespace: string, target: GroupResource): CachedDecision | undefined => {
+    const cluster = freshEntry(getKeyOf(username, clusterKey, target), { username, namespace: clusterKey, target });
+    if (cluster === undefined || cluster.allowed || !target.namespaced) return cluster;
+    return both(cluster, freshEntry(getKeyOf(username, namespace, target), { username, namespace, target }));
+  };
+
   return {
-    peek(username, namespace) {
-      const cluster = fresh(keyOf(username, clusterKey), { username, namespace: clusterKey });
-      if (cluster === undefined) return undefined;
-      if (cluster) return true;
-      return fresh(keyOf(username, namespace), { username, namespace });
-    },
+    peek: (username, namespace) => peekUntil(username, namespace)?.allowed,
+    peekUntil,
     async canList(username, creds, namespace) {
       if (await decide(username, creds, clusterKey)) return true;
       return await decide(username, creds, namespace);
@@ -135,12 +160,8 @@ export function createAuthorizer(options: {
       const decisions = await Promise.all(candidates.map((ns) => decide(username, creds, ns)));
       return candidates.filter((_, i) => decisions[i]);
     },
-    peekGet(username, namespace, target) {
-      const cluster = fresh(getKeyOf(username, clusterKey, target), { username, namespace: clusterKey, target });
-      if (cluster === undefined) return undefined;
-      if (cluster || !target.namespaced) return cluster;
-      return fresh(getKeyOf(username, namespace, target), { username, namespace, target });
-    },
+    peekGet: (username, namespace, target) => peekGetUntil(username, namespace, target)?.allowed,
+    peekGetUntil,
     async canGet(username, creds, namespace, target) {
       if (await decide(username, creds, clusterKey, target)) return true;
       if (!target.namespaced) return false;

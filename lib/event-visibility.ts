@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { Authorizer } from './access-review.ts';
+import type { Authorizer, CachedDecision } from './access-review.ts';
 import type { Sql } from './db.ts';
 import type { KindResolver } from './kind-resolver.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
@@ -18,6 +18,12 @@ export interface EventVisibility {
   keyOf(namespace: string, kind: string): string;
   /** The cached decision when every part of it is fresh, else undefined (synchronous: the fan-out hot path). */
   peek(username: string, namespace: string, kind: string): boolean | undefined;
+  /**
+   * `peek` with the time until which the answer may be reused without asking again (the hub indexes
+   * streams by it): never later than the expiry of any decision it is made of, and no later than the
+   * point where a decision in use must be refreshed.
+   */
+  peekDecision(username: string, namespace: string, kind: string): CachedDecision | undefined;
   /** Whether the user may see events of `kind` in `namespace`. */
   canSee(username: string, creds: UserCredentials, namespace: string, kind: string): Promise<boolean>;
   /** The user's scope over the namespaces in `candidates` (strict mode: over the kinds stored there). */
@@ -42,6 +48,7 @@ export function createEventVisibility(options: {
       strict: false,
       keyOf: (namespace) => namespace,
       peek: (username, namespace) => authorizer.peek(username, namespace),
+      peekDecision: (username, namespace) => authorizer.peekUntil(username, namespace),
       canSee: (username, creds, namespace) => authorizer.canList(username, creds, namespace),
       async scope(username, creds, candidates) {
         const allowed = await authorizer.allowedNamespaces(username, creds, candidates);
@@ -57,11 +64,17 @@ export function createEventVisibility(options: {
     strict: true,
     keyOf: (namespace, kind) => `${namespace}\u0000${kind}`,
     peek(username, namespace, kind) {
-      const list = authorizer.peek(username, namespace);
-      if (list !== true) return list;
+      return this.peekDecision(username, namespace, kind)?.allowed;
+    },
+    peekDecision(username, namespace, kind) {
+      const list = authorizer.peekUntil(username, namespace);
+      if (list === undefined || !list.allowed) return list;
+      // The kind's mapping has its own cache: it is looked up again whenever the decision is.
       const target = resolver.peek(kind);
       if (target === undefined) return undefined;
-      return target !== null && authorizer.peekGet(username, namespace, target);
+      if (target === null) return { allowed: false, recheckAt: list.recheckAt };
+      const get = authorizer.peekGetUntil(username, namespace, target);
+      return get && { allowed: get.allowed, recheckAt: Math.min(list.recheckAt, get.recheckAt) };
     },
     async canSee(username, creds, namespace, kind) {
       return (await authorizer.canList(username, creds, namespace)) && (await canGetKind(username, creds, namespace, kind));

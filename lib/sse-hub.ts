@@ -1,6 +1,6 @@
 import type { Sql } from './db.ts';
 import { readEventsAfter, type StoredEvent } from './event-store.ts';
-import type { EventVisibility } from './event-visibility.ts';
+import { scopeToSql, type EventVisibility } from './event-visibility.ts';
 import { errorFields, type Logger } from './log.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
 import { matchesFilters, type EventFilters } from './presenter-filters.ts';
@@ -23,11 +23,19 @@ export interface HubSettings {
 
 /** Rows written to the streams between two turns of the event loop. */
 const yieldEveryRows = 64;
+/** Largest chunk written to one stream at once (a few frames; well under any stream's bound). */
+const maxChunkBytes = 64 * 1024;
+/** Rows a group catching up writes from memory between two turns of the event loop. */
+const catchUpPassRows = yieldEveryRows;
+/** Keys (namespace, or namespace and kind) whose visibility the hub remembers before starting over. */
+const maxIndexedKeys = 50_000;
 
 /** A subscriber as the hub sees it: one open stream with its filters. */
 interface HubClient {
   stream: SseStream;
   filters: EventFilters;
+  /** No equality filter: gets every row its user may see (shares its group's coalesced chunks). */
+  unfiltered: boolean;
   /** Frames up to this seq were already sent (or replayed); later duplicates are dropped. */
   minSeq: number;
   /** Live frames held while replay runs; undefined once live. */
@@ -40,6 +48,28 @@ interface UserGroup {
   username: string;
   creds: UserCredentials;
   clients: Set<HubClient>;
+  /**
+   * Undefined while the group is served live. Otherwise every row up to this seq was handled for it,
+   * and it catches up from the table (a decision it needs is pending) until it reaches the cursor.
+   */
+  behind?: number;
+}
+
+/** A row the live reader passed, with its frame once encoded (shared by every stream). */
+interface RecentRow {
+  row: StoredEvent;
+  frame?: Uint8Array;
+}
+
+/** Which groups may see one key, as last decided. */
+interface KeyEntry {
+  /** `groupsVersion` when built: a group added since is not in the lists. */
+  version: number;
+  /** The lists may be used until then (epoch ms); see `EventVisibility.peekDecision`. */
+  recheckAt: number;
+  allowed: UserGroup[];
+  /** Groups without a fresh decision yet (asked again each time the key is used). */
+  unknown: UserGroup[];
 }
 
 /** In-memory fan-out of new rows to open SSE streams. */
@@ -62,12 +92,28 @@ export interface SseHub {
   close(): Promise<void>;
 }
 
+/** One buffer holding `parts` back to back (the part itself when there is one). */
+function concatFrames(parts: Uint8Array[], bytes: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
 /**
  * Creates the hub. Guarantees: rows are read by cursor (never skipping a committed row), each row's
  * frame is encoded once and written only to streams whose user may see it (`visibility`: list events
- * in its namespace, and in strict mode get its kind there; decisions re-asked when their TTL expires, so revocation applies to open streams) and whose
- * filters match; a resuming stream gets replay then live with no gap and no duplicate; a read error
- * is logged and retried with backoff from the same cursor.
+ * in its namespace, and in strict mode get its kind there; decisions re-asked when their TTL expires,
+ * so revocation applies to open streams) and whose filters match; every stream gets its rows
+ * exactly once and in seq order, the frames of one pass (at most `yieldEveryRows` rows) coalesced
+ * into one write per stream; a user whose decisions are not known yet does not hold back anyone
+ * else: its streams catch up from the table once they are, then continue live; a resuming stream
+ * gets replay then live with no gap and no duplicate; a read error is logged and retried with
+ * backoff from the same cursor.
  */
 export function createSseHub(options: {
   sql: Sql;
@@ -80,75 +126,296 @@ export function createSseHub(options: {
 }): SseHub {
   const { sql, visibility, catalog, settings, log, metrics } = options;
   const batchRows = settings.readBatchRows ?? 1000;
+  const chunkBytes = Math.max(1, Math.min(maxChunkBytes, Math.floor(settings.sseClientBufferBytes / 4)));
   const groups = new Map<string, UserGroup>();
+  // Streams indexed by what they may see: key → groups, so a pass asks nothing per group and key.
+  const index = new Map<string, KeyEntry>();
+  let groupsVersion = 0;
   let cursor = options.startSeq;
+  // The rows passed most recently, oldest first from `recentStart`: every passed row with a seq
+  // above `recentAfter` is there, so a group catching up finishes from memory.
+  const recent: RecentRow[] = [];
+  let recentStart = 0;
+  let recentAfter = options.startSeq;
+  const maxRecentRows = 4 * batchRows;
   let clientCount = 0;
   let wanted = false;
   let running: Promise<void> | undefined;
   let stopped = false;
   const stopController = new AbortController();
 
-  const deliverLive = (client: HubClient, frame: Uint8Array, seq: number) => {
-    if (seq <= client.minSeq) return;
-    if (client.pending) {
-      client.pending.push({ frame, seq });
-      client.pendingBytes += frame.byteLength;
-      if (client.pendingBytes > settings.sseClientBufferBytes) client.stream.closeWithResume('slow_client');
-      return;
+  const isCurrent = (group: UserGroup) => groups.get(group.username) === group;
+
+  /** Writes one coalesced chunk ending with `seq`; counts its frames. */
+  const writeChunk = (client: HubClient, chunk: Uint8Array, seq: number, frames: number) => {
+    if (client.stream.writeEvent(chunk, seq)) {
+      client.minSeq = seq;
+      metrics.sseEventsBroadcast.add(frames);
+    } else {
+      metrics.sseEventsDropped.add(frames);
     }
-    if (client.stream.writeEvent(frame, seq)) metrics.sseEventsBroadcast.add(1);
-    else metrics.sseEventsDropped.add(1);
+  };
+
+  /** Holds a live frame while the client's replay runs (bounded like the stream). */
+  const hold = (client: HubClient, frame: Uint8Array, seq: number) => {
+    client.pending!.push({ frame, seq });
+    client.pendingBytes += frame.byteLength;
+    if (client.pendingBytes > settings.sseClientBufferBytes) client.stream.closeWithResume('slow_client');
+  };
+
+  /**
+   * Writes `rows` (in seq order, all visible to the group's user) to the group's clients: per client
+   * the frames it wants, coalesced into writes of at most `chunkBytes` (one frame may be larger).
+   * Clients without filters share the same concatenated buffers.
+   */
+  const writeToGroup = (group: UserGroup, rows: readonly StoredEvent[], frameOf: (i: number) => Uint8Array) => {
+    if (rows.length === 0) return;
+    const shared: { chunk: Uint8Array; seq: number; frames: number }[] = [];
+    let sharedBuilt = false;
+    const buildShared = () => {
+      sharedBuilt = true;
+      let parts: Uint8Array[] = [];
+      let bytes = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const frame = frameOf(i);
+        if (parts.length > 0 && bytes + frame.byteLength > chunkBytes) {
+          shared.push({ chunk: concatFrames(parts, bytes), seq: rows[i - 1]!.seq, frames: parts.length });
+          parts = [];
+          bytes = 0;
+        }
+        parts.push(frame);
+        bytes += frame.byteLength;
+      }
+      shared.push({ chunk: concatFrames(parts, bytes), seq: rows[rows.length - 1]!.seq, frames: parts.length });
+    };
+    const lastSeq = rows[rows.length - 1]!.seq;
+    for (const client of group.clients) {
+      if (client.stream.closed || lastSeq <= client.minSeq) continue;
+      if (client.unfiltered && !client.pending && client.minSeq < rows[0]!.seq) {
+        if (!sharedBuilt) buildShared();
+        for (const { chunk, seq, frames } of shared) {
+          if (client.stream.closed) break;
+          writeChunk(client, chunk, seq, frames);
+        }
+        continue;
+      }
+      let parts: Uint8Array[] = [];
+      let bytes = 0;
+      // The seq of the chunk's last frame: what the stream's last id becomes when it is written.
+      let partsSeq = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        if (row.seq <= client.minSeq || (!client.unfiltered && !matchesFilters(client.filters, row))) continue;
+        const frame = frameOf(i);
+        if (client.pending) {
+          hold(client, frame, row.seq);
+          continue;
+        }
+        if (parts.length > 0 && bytes + frame.byteLength > chunkBytes) {
+          writeChunk(client, concatFrames(parts, bytes), partsSeq, parts.length);
+          parts = [];
+          bytes = 0;
+        }
+        parts.push(frame);
+        bytes += frame.byteLength;
+        partsSeq = row.seq;
+      }
+      if (parts.length > 0) writeChunk(client, concatFrames(parts, bytes), partsSeq, parts.length);
+    }
+  };
+
+  /** The groups that may see `key` (and those still undecided), rebuilt when stale. */
+  const entryFor = (key: string, row: StoredEvent, nowMs: number): KeyEntry => {
+    let entry = index.get(key);
+    if (entry && entry.version === groupsVersion && nowMs < entry.recheckAt) {
+      if (entry.unknown.length > 0) {
+        const still: UserGroup[] = [];
+        for (const group of entry.unknown) {
+          if (!isCurrent(group)) continue;
+          const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+          if (decision === undefined) still.push(group);
+          else {
+            if (decision.allowed) entry.allowed.push(group);
+            entry.recheckAt = Math.min(entry.recheckAt, decision.recheckAt);
+          }
+        }
+        entry.unknown = still;
+      }
+      return entry;
+    }
+    if (index.size >= maxIndexedKeys) index.clear();
+    entry = { version: groupsVersion, recheckAt: Number.POSITIVE_INFINITY, allowed: [], unknown: [] };
+    for (const group of groups.values()) {
+      const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+      if (decision === undefined) entry.unknown.push(group);
+      else {
+        if (decision.allowed) entry.allowed.push(group);
+        entry.recheckAt = Math.min(entry.recheckAt, decision.recheckAt);
+      }
+    }
+    index.set(key, entry);
+    return entry;
+  };
+
+  /**
+   * Writes to a group catching up the rows after `group.behind` still held in `recent` (at most
+   * `maxRows` of them), as far as its decisions are known. Returns the rows whose decision is
+   * missing (empty when none); the group is live again once it reached the cursor.
+   */
+  const catchUpFromRecent = (group: UserGroup, maxRows: number): StoredEvent[] => {
+    const behind = group.behind!;
+    let lo = recentStart;
+    let hi = recent.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (recent[mid]!.row.seq <= behind) lo = mid + 1;
+      else hi = mid;
+    }
+    const end = Math.min(recent.length, lo + maxRows);
+    const mine: RecentRow[] = [];
+    const missing: StoredEvent[] = [];
+    let k = lo;
+    for (; k < end; k++) {
+      const { row } = recent[k]!;
+      const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+      if (decision === undefined) {
+        // Ask every missing decision among the rows held at once, not one per round trip.
+        for (let j = k; j < recent.length; j++) {
+          const other = recent[j]!.row;
+          if (visibility.peekDecision(group.username, other.namespace, other.resource_kind) === undefined) missing.push(other);
+        }
+        break;
+      }
+      if (decision.allowed) mine.push(recent[k]!);
+    }
+    writeToGroup(
+      group,
+      mine.map((r) => r.row),
+      (i) => (mine[i]!.frame ??= encodeEventFrame(mine[i]!.row)),
+    );
+    if (k > lo) group.behind = recent[k - 1]!.row.seq;
+    // `recent` ends with the cursor's row: nothing is left for the live reader to skip.
+    if (group.behind! >= cursor) group.behind = undefined;
+    return missing;
+  };
+
+  /**
+   * Brings a group whose decisions were pending up to the cursor, then it is live again; meanwhile
+   * the live reader skips it, so no row is written twice and none is skipped. Rows still in
+   * `recent` are written from memory once their decisions are in; older ones are read from the
+   * table over what the user may see in every known namespace (as replay does).
+   */
+  const catchUp = async (group: UserGroup) => {
+    let delayMs = 100;
+    while (!stopped && isCurrent(group) && group.behind !== undefined) {
+      try {
+        if (group.behind >= recentAfter) {
+          const missing = catchUpFromRecent(group, catchUpPassRows);
+          if (group.behind === undefined) return;
+          if (missing.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          else {
+            const asked = new Map<string, StoredEvent>();
+            for (const row of missing) asked.set(visibility.keyOf(row.namespace, row.resource_kind), row);
+            await Promise.all([...asked.values()].map((row) => visibility.canSee(group.username, group.creds, row.namespace, row.resource_kind)));
+          }
+          continue;
+        }
+        // The cursor first: the reader records every row's namespace (and kind) before passing it,
+        // so the candidates read next cover every row up to `until`.
+        const until = cursor;
+        const candidates = await catalog.list();
+        const scope = await visibility.scope(group.username, group.creds, candidates);
+        if (stopped || !isCurrent(group)) return;
+        const after: number = group.behind;
+        const rows =
+          scope !== 'all' && scope.length === 0
+            ? []
+            : await readEventsAfter(sql, {
+                afterSeq: after,
+                limit: batchRows,
+                where: scope === 'all' ? sql`seq <= ${until}` : sql`seq <= ${until} and ${scopeToSql(sql, scope)}`,
+              });
+        for (let a = 0; a < rows.length; a += yieldEveryRows) {
+          if (a > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          if (stopped || !isCurrent(group)) return;
+          const slice = rows.slice(a, a + yieldEveryRows);
+          const frames: (Uint8Array | undefined)[] = [];
+          writeToGroup(group, slice, (i) => (frames[i] ??= encodeEventFrame(slice[i]!)));
+          group.behind = slice[slice.length - 1]!.seq;
+        }
+        group.behind = rows.length < batchRows ? until : rows[rows.length - 1]!.seq;
+        if (group.behind >= cursor) group.behind = undefined;
+        delayMs = 100;
+      } catch (err) {
+        log.warn('stream catch-up failed, retrying', { user: group.username, after: group.behind, delay_ms: delayMs, ...errorFields(err) });
+        await sleep(delayMs, stopController.signal);
+        delayMs = Math.min(5000, delayMs * 2);
+      }
+    }
+  };
+
+  /** Stops live delivery to `group` after `after` and catches it up. */
+  const fallBehind = (group: UserGroup, after: number) => {
+    group.behind = after;
+    // Started after the current pass: it reads the cursor only once that pass is written.
+    void Promise.resolve().then(() => catchUp(group));
   };
 
   const deliver = async (rows: StoredEvent[]) => {
     const rowKeys = rows.map((r) => visibility.keyOf(r.namespace, r.resource_kind));
-    const scopes = new Map<string, StoredEvent>();
+    const seen = new Set<string>();
     rows.forEach((row, i) => {
-      if (scopes.has(rowKeys[i]!)) return;
-      scopes.set(rowKeys[i]!, row);
+      if (seen.has(rowKeys[i]!)) return;
+      seen.add(rowKeys[i]!);
       catalog.observe(row.namespace, row.resource_kind);
     });
-    // Decisions are fixed for the whole batch; groups that appear while we wait (or while the
-    // writes below yield) are asked too before any further row is written.
-    const decisions = new Map<UserGroup, Map<string, boolean>>();
-    const decideForNewGroups = async () => {
-      for (;;) {
-        const asks: Promise<void>[] = [];
-        for (const group of groups.values()) {
-          if (decisions.has(group)) continue;
-          const byKey = new Map<string, boolean>();
-          decisions.set(group, byKey);
-          for (const [key, { namespace, resource_kind }] of scopes) {
-            const known = visibility.peek(group.username, namespace, resource_kind);
-            if (known !== undefined) byKey.set(key, known);
-            else asks.push(visibility.canSee(group.username, group.creds, namespace, resource_kind).then((ok) => void byKey.set(key, ok)));
-          }
+    // Passes of `yieldEveryRows` rows: sockets take what is queued before more is written, so a
+    // burst (a relist) stays within the streams' bounds for clients that read promptly.
+    for (let a = 0; a < rows.length; a += yieldEveryRows) {
+      if (a > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const end = Math.min(rows.length, a + yieldEveryRows);
+      const nowMs = Date.now();
+      const pass: RecentRow[] = [];
+      const byGroup = new Map<UserGroup, RecentRow[]>();
+      const visible = new Uint8Array(end - a);
+      for (let i = a; i < end; i++) {
+        const held: RecentRow = { row: rows[i]! };
+        pass.push(held);
+        const entry = entryFor(rowKeys[i]!, held.row, nowMs);
+        for (const group of entry.unknown) {
+          if (group.behind === undefined && isCurrent(group)) fallBehind(group, i > 0 ? rows[i - 1]!.seq : cursor);
         }
-        if (asks.length === 0) return;
-        await Promise.all(asks);
-      }
-    };
-    await decideForNewGroups();
-    const nowMs = Date.now();
-    for (const [i, row] of rows.entries()) {
-      // Let sockets take what is queued before writing more, so a burst (a relist) stays within
-      // the streams' bounds for clients that read promptly.
-      if (i > 0 && i % yieldEveryRows === 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        await decideForNewGroups();
-      }
-      let frame: Uint8Array | undefined;
-      for (const [group, byKey] of decisions) {
-        if (byKey.get(rowKeys[i]!) !== true) continue;
-        for (const client of group.clients) {
-          if (!matchesFilters(client.filters, row)) continue;
-          frame ??= encodeEventFrame(row);
-          deliverLive(client, frame, row.seq);
+        for (const group of entry.allowed) {
+          if (group.behind !== undefined || group.clients.size === 0) continue;
+          const list = byGroup.get(group);
+          if (list) list.push(held);
+          else byGroup.set(group, [held]);
+          visible[i - a] = 1;
         }
       }
-      // A stream opened while this batch is being written starts after the rows already written.
-      cursor = row.seq;
-      if (frame) metrics.sseDeliveryDelay.record(Math.max(0, nowMs - new Date(row.inserted_at).getTime()) / 1000);
+      for (const [group, mine] of byGroup) {
+        writeToGroup(
+          group,
+          mine.map((r) => r.row),
+          (k) => (mine[k]!.frame ??= encodeEventFrame(mine[k]!.row)),
+        );
+      }
+      // A stream opened after this pass starts after the rows already written; `recent` always
+      // ends with the cursor's row.
+      cursor = rows[end - 1]!.seq;
+      for (const held of pass) recent.push(held);
+      if (recent.length - recentStart > maxRecentRows) {
+        const drop = recent.length - recentStart - maxRecentRows;
+        recentAfter = recent[recentStart + drop - 1]!.row.seq;
+        recentStart += drop;
+        if (recentStart > maxRecentRows) {
+          recent.splice(0, recentStart);
+          recentStart = 0;
+        }
+      }
+      for (let i = a; i < end; i++) {
+        if (visible[i - a]) metrics.sseDeliveryDelay.record(Math.max(0, nowMs - new Date(rows[i]!.inserted_at).getTime()) / 1000);
+      }
     }
   };
 
@@ -225,9 +492,20 @@ export function createSseHub(options: {
           metrics.sseClientsDisconnected.add(1, { reason });
         },
       });
-      client = { stream, filters, minSeq: startSeq, pending: resuming ? [] : undefined, pendingBytes: 0 };
+      client = {
+        stream,
+        filters,
+        unfiltered: Object.keys(filters.equal).length === 0,
+        // Replay writes the rows up to `replayUntil`; a group catching up may offer them again.
+        minSeq: resuming ? replayUntil : startSeq,
+        pending: resuming ? [] : undefined,
+        pendingBytes: 0,
+      };
       let group = groups.get(username);
-      if (!group) groups.set(username, (group = { username, creds, clients: new Set() }));
+      if (!group) {
+        groups.set(username, (group = { username, creds, clients: new Set() }));
+        groupsVersion++;
+      }
       group.clients.add(client);
       clientCount++;
       metrics.sseClientsActive.add(1);
@@ -241,8 +519,11 @@ export function createSseHub(options: {
           .then((complete) => {
             const held = client.pending ?? [];
             client.pending = undefined;
-            if (!complete || stream.closed) return;
-            for (const { frame, seq } of held) deliverLive(client, frame, seq);
+            if (!complete || stream.closed || held.length === 0) return;
+            const fresh = held.filter(({ seq }) => seq > client.minSeq);
+            if (fresh.length === 0) return;
+            const bytes = fresh.reduce((sum, { frame }) => sum + frame.byteLength, 0);
+            writeChunk(client, concatFrames(fresh.map(({ frame }) => frame), bytes), fresh[fresh.length - 1]!.seq, fresh.length);
           })
           .catch((err: unknown) => {
             log.warn('replay failed, closing stream', { user: username, ...errorFields(err) });

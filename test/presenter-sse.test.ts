@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test';
+import { selfSubjectAccessReview } from '../lib/access-review.ts';
+import { insertEventRows } from '../lib/event-store.ts';
 import { buildRecord } from './support/builders.ts';
-import { listEventsIn, startPresenterHarness } from './support/presenter-harness.ts';
+import { listEventsIn, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse, type SseFrame } from './support/sse-client.ts';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -79,4 +81,54 @@ describe('GET /notifications', () => {
     expect(bobFrames.map((f) => f.id)).toEqual([seqs[1], seqs[2], marker[1]].map(String));
     expect(rootFrames.map((f) => f.id)).toEqual([...seqs, ...marker].map(String));
   });
+
+  for (const [from, filler] of [['from memory', 0], ['from the table, once more rows passed than the hub keeps', 5000]] as const) {
+    test(`a user whose access review is slow holds back no one else, then gets every row it may see once and in order (${from})`, async () => {
+      // While `holding`, every new access review waits until the test lets it go.
+      let holding = false;
+      const held: (() => void)[] = [];
+      const accessCheck = async (creds: Parameters<typeof selfSubjectAccessReview>[0], namespace: string | undefined) => {
+        if (holding) await new Promise<void>((resolve) => held.push(resolve));
+        return await selfSubjectAccessReview(creds, namespace);
+      };
+      await using h = await startPresenterHarness({}, { accessCheck });
+      const alice = await h.addUser('alice', listEventsIn(['team-a']));
+      const bob = await h.addUser('bob', listEventsIn(['team-b']));
+      await using a = await openSse(`${h.url}/notifications`, bearer(alice));
+      await a.next();
+      // Rows in every namespace used below: alice's decisions are all made (and cached) now.
+      const warm = await h.insert(buildRecord({ namespace: 'team-b' }), buildRecord({ namespace: 'team-c' }), buildRecord({ namespace: 'team-a' }));
+      expect(eventFrames(await a.until((f) => f.id === String(warm[2]))).map((f) => f.id)).toEqual([String(warm[2])]);
+
+      holding = true;
+      await using b = await openSse(`${h.url}/notifications`, bearer(bob));
+      const bobOpen = await b.next();
+      for (let i = 0; i < filler; i += 1000) await insertEventRows(h.sql, Array.from({ length: 1000 }, () => buildRecord({ namespace: 'team-c' })));
+      const early = await h.insert(
+        buildRecord({ namespace: 'team-a' }),
+        buildRecord({ namespace: 'team-b' }),
+        buildRecord({ namespace: 'team-c' }),
+        buildRecord({ namespace: 'team-b' }),
+        buildRecord({ namespace: 'team-a' }),
+      );
+      // Alice gets her rows while bob's decisions are still pending, and bob has nothing yet.
+      await waitFor(() => (held.length > 0 ? true : undefined), 5000, "bob's review held");
+      expect(eventFrames(await a.until((f) => f.id === String(early[4]))).map((f) => f.id)).toEqual([early[0], early[4]].map(String));
+      expect([held.length > 0, b.received]).toEqual([true, bobOpen.text]);
+
+      holding = false;
+      for (const release of held.splice(0)) release();
+      const caughtUp = eventFrames(await b.until((f) => f.id === String(early[3])));
+      const late = await h.insert(buildRecord({ namespace: 'team-b' }), buildRecord({ namespace: 'team-c' }), buildRecord({ namespace: 'team-a' }));
+      const live = eventFrames(await b.until((f) => f.id === String(late[0])));
+      const aliceLate = eventFrames(await a.until((f) => f.id === String(late[2])));
+      expect({ bob: [...caughtUp, ...live].map((f) => f.id), alice: aliceLate.map((f) => f.id) }).toEqual({
+        bob: [early[1], early[3], late[0]].map(String),
+        alice: [String(late[2])],
+      });
+      // Nothing more for bob: the next frame after a team-b marker is that marker.
+      const [marker] = await h.insert(buildRecord({ namespace: 'team-b' }));
+      expect((await b.next()).id).toBe(String(marker));
+    }, 30_000);
+  }
 });

@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import type { AccessCheck } from '../../lib/access-review.ts';
 import { signToken } from '../../lib/auth-token.ts';
 import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
 import { insertEventRows, type EventRecord } from '../../lib/event-store.ts';
@@ -62,6 +63,8 @@ export interface HarnessOptions {
   log?: Logger;
   /** Bun's idle connection cut-off in seconds. */
   idleTimeoutSeconds?: number;
+  /** The presenter's `list events` review (default: a SelfSubjectAccessReview as the user). */
+  accessCheck?: AccessCheck;
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -78,6 +81,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     log: options.log ?? silentLogger,
     namespaceRefreshMs: 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
+    accessCheck: options.accessCheck,
   });
   const sql = createSql(db.url, { max: 2 });
   return {
