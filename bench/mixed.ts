@@ -13,7 +13,8 @@
 // reviews; each user's namespace is seen by its 100 clients, 10 per event on average) is what a
 // run can warm; 1,000 users × 1,000 namespaces (exactly 10 clients per event) needs 1M reviews.
 // Usage: bun bench/mixed.ts [--rate 2000] [--clients 10000] [--users 100] [--namespaces 1000]
-//        [--ns-per-user 1] [--warmup 60] [--seconds 20] [--authz-ttl 1h]
+//        [--ns-per-user 1] [--warmup 60] [--seconds 20] [--authz-ttl 1h] [--keep-logs]
+// `--keep-logs`: keep the presenter's log folder (printed) instead of removing it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +99,8 @@ ingester.removeLogs();
 presenter.child.kill('SIGTERM');
 await presenter.child.exited;
 await bench.dispose();
-rmSync(dir, { recursive: true, force: true });
+if (flag('keep-logs')) log(`logs kept in ${dir}`);
+else rmSync(dir, { recursive: true, force: true });
 
 const expected = createdInWindow * visiblePerEvent;
 const scale = `${rate}/s × ${clientCount} clients (${userCount} users, ${namespaceCount} ns, ~${visiblePerEvent}/event)`;

@@ -58,7 +58,8 @@ const clusterKey = '';
 /**
  * Caches decisions per (user, namespace) — and, for strict mode's `get`, per (user, namespace,
  * group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
- * a flapping API server is not hammered); concurrent questions share one review. A revoked
+ * a flapping API server is not hammered); concurrent questions share one review, and at most
+ * `maxConcurrentReviews` are sent at once (the rest in the order asked). A revoked
  * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked.
  */
@@ -70,6 +71,8 @@ export function createAuthorizer(options: {
   log: Logger;
   metrics: PresenterMetrics;
   now?: () => number;
+  /** Reviews sent at once; more wait their turn (default 64). */
+  maxConcurrentReviews?: number;
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
@@ -115,10 +118,28 @@ export function createAuthorizer(options: {
     return inFlight.get(key) ?? review(key, username, creds, namespace, target);
   };
 
+  // Reviews beyond `maxConcurrentReviews` wait here, first asked first sent: a burst (a new user
+  // over many namespaces) neither floods the API server nor lets queued requests run out their
+  // timeout before they are sent (a timeout denies).
+  const maxInFlight = options.maxConcurrentReviews ?? 64;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const runLimited = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (running >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await run();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+
   const review = (key: string, username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
     metrics.authzCacheMisses.add(1);
     const scope = namespace === clusterKey ? undefined : namespace;
-    const answer = (target ? checkGet(creds, target, scope) : options.check(creds, scope))
+    const answer = runLimited(() => (target ? checkGet(creds, target, scope) : options.check(creds, scope)))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {

@@ -316,7 +316,11 @@ export function createSseHub(options: {
           else {
             const asked = new Map<string, StoredEvent>();
             for (const row of missing) asked.set(visibility.keyOf(row.namespace, row.resource_kind), row);
-            await Promise.all([...asked.values()].map((row) => visibility.canSee(group.username, group.creds, row.namespace, row.resource_kind)));
+            const needed = [...asked.values()].map((row) => visibility.canSee(group.username, group.creds, row.namespace, row.resource_kind));
+            // The rest of the user's decisions in the same round (reviews go out in the order
+            // asked): a user warming up is then done in one wait, not one per new namespace.
+            const rest = catalog.list().then((candidates) => visibility.scope(group.username, group.creds, candidates));
+            await Promise.all([...needed, rest]);
           }
           continue;
         }

@@ -47,9 +47,10 @@ describe('authorisation cache', () => {
     setNow(600);
     // Still the cached answer now, but both decisions are re-asked behind the scenes.
     expect(authorizer.peek('alice', 'team-a')).toBe(true);
-    await waitFor(() => (asked.length === 4 ? true : undefined));
     expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
-    expect(authorizer.peek('alice', 'team-a')).toBe(false);
+    // The refreshed answers land in the cache without anyone waiting for them.
+    await waitFor(() => (authorizer.peek('alice', 'team-a') === false ? true : undefined));
+    expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
   });
 
   test('a failed review denies, and the denial is kept for at most 5 s', async () => {
@@ -67,5 +68,32 @@ describe('authorisation cache', () => {
     expect(authorizer.peek('alice', 'team-a')).toBe(false);
     nowMs = 5001;
     expect(authorizer.peek('alice', 'team-a')).toBeUndefined();
+  });
+
+  test('sends at most maxConcurrentReviews reviews at once, the waiting ones in the order asked, and answers every question', async () => {
+    const sent: string[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const authorizer = createAuthorizer({
+      // Cluster-wide denied for everyone; team-a allowed to u1 and u3 only.
+      check: async (userCreds, namespace) => {
+        sent.push(`${userCreds.token}:${namespace ?? '*'}`);
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        await Bun.sleep(1); // an API server's answer time (not waiting for a condition)
+        inFlight--;
+        return namespace === 'team-a' && (userCreds.token === 'u1' || userCreds.token === 'u3');
+      },
+      ttlMs: 60_000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      maxConcurrentReviews: 2,
+    });
+    const users = ['u1', 'u2', 'u3', 'u4'];
+    const decisions = await Promise.all(users.map((u) => authorizer.canList(u, { ...creds, token: u }, 'team-a')));
+    expect(decisions).toEqual([true, false, true, false]);
+    expect(mostInFlight).toBe(2);
+    // Every question asked once; the cluster-wide ones, asked first, were all sent first.
+    expect(sent.toSorted()).toEqual(users.flatMap((u) => [`${u}:*`, `${u}:team-a`]).toSorted());
+    expect(sent.slice(0, 4)).toEqual(users.map((u) => `${u}:*`));
   });
 });
