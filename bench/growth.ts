@@ -1,9 +1,10 @@
 // Benchmark 6: cost of growth. The table is grown step by step (default: empty, 100k, 1M rows over
-// 10 daily partitions, filled server-side by copying generated rows); at each size, measured:
+// 10 daily partitions, filled server-side by copying generated rows, see growTo); at each size, measured:
 // `insertEventRows` (1 connection, 1000-row batches) writing `--probe` fresh rows into today's
 // partition, and the `/events` query (presenter's queryEvents: first page, RBAC user with 20
 // namespaces, type=Warning) p99. Baseline: the same measurements at the first (smallest) size.
-// Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100]
+// Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100] [--base 50000]
+//        (the issue's sizes: --sizes 0,100000,1000000,5000000)
 import postgres from 'postgres';
 import { createSql } from '../lib/db.ts';
 import { insertEventRows, recordColumns } from '../lib/event-store.ts';
@@ -23,35 +24,82 @@ const firstDay = todayStart - 9 * dayMs;
 await using db = await openBenchDatabase();
 const sql = createSql(db.url, { max: 1 });
 const admin = postgres(db.url, { max: 1, onnotice: () => {} });
-for (let d = 0; d < 10; d++) await admin`select ensure_k8s_events_partition(${new Date(firstDay + d * dayMs).toISOString().slice(0, 10)}::date)`;
+// Ten days up to today, and tomorrow for the latest copies' millisecond shifts.
+for (let d = 0; d < 11; d++) await admin`select ensure_k8s_events_partition(${new Date(firstDay + d * dayMs).toISOString().slice(0, 10)}::date)`;
 
-// Base rows for growth (day 1), copied with a uid suffix and a day shift.
-const baseSize = 50_000;
-let based = false;
+// Growth is filled server-side: `--base` generated rows (one day, same shape and distribution as
+// every benchmark's events) are staged once; each step then inserts copies of them, spread evenly
+// over the 10 daily partitions, with `insert … select` from the staging table × generate_series
+// (a copy gets its own uid suffix and a day/millisecond shift). Copies of one base row follow each
+// other, so within a day seq order follows created_at as in a live table. The NOTIFY trigger is
+// off during the fill (its transition table would spool every copied row); the measurements run
+// with every trigger and index in place.
+const baseSize = numberFlag('base', 50_000);
+let staged = false;
 let copies = 0;
 const cols = recordColumns.join(', ');
+const count = async () => ((await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`)[0]?.n ?? 0);
+async function stage(): Promise<void> {
+  const base = toRecords(generateStoredEvents(baseSize, { seed: 9, startMs: firstDay, stepMs: dayMs / baseSize }));
+  await admin.unsafe(`create unlogged table growth_base (ord int primary key, ${recordColumns.map((c) => `${c} ${columnType(c)}`).join(', ')})`);
+  for (const [b, batch] of toBatches(base, 1000).entries()) {
+    const rows = batch.map((r, i) => ({ ...r, ord: b * 1000 + i }));
+    await admin`insert into growth_base ${admin(rows, 'ord', ...recordColumns)}`;
+  }
+  await admin`analyze growth_base`;
+  staged = true;
+}
+/** SQL type of a record column, as in k8s_events. */
+function columnType(column: string): string {
+  if (column === 'created_at' || column === 'first_seen') return 'timestamptz';
+  if (column === 'composition_id') return 'uuid';
+  if (column === 'raw' || column === 'labels') return 'jsonb';
+  if (column === 'count') return 'int';
+  return 'text';
+}
 async function growTo(target: number): Promise<void> {
-  const count = async () => ((await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`)[0]?.n ?? 0);
   let n = await count();
   if (n >= target) return;
-  if (!based) {
-    const base = toRecords(generateStoredEvents(baseSize, { seed: 9, startMs: firstDay, stepMs: dayMs / baseSize }));
-    for (const batch of toBatches(base, 1000)) await insertEventRows(sql, batch);
-    based = true;
-    n = await count();
+  if (!staged) await stage();
+  const started = performance.now();
+  await admin`alter table k8s_events disable trigger k8s_events_notify`;
+  try {
+    const perDay = Math.ceil((target - n) / 10);
+    for (let day = 0; day < 10 && n < target; day++) {
+      let rows = Math.min(perDay, target - n);
+      // Full copies of the base (one statement), then a partial one of evenly spread base rows.
+      const full = Math.floor(rows / baseSize);
+      const statements: { copies: number; limit: number }[] = [];
+      if (full > 0) statements.push({ copies: full, limit: baseSize });
+      if (rows % baseSize > 0) statements.push({ copies: 1, limit: rows % baseSize });
+      for (const { copies: k, limit } of statements) {
+        const from = copies + 1;
+        copies += k;
+        // The i-th of k copies of a base row lands i * step/(k+1) ms after it: interleaved, in order.
+        const offsetMs = `(g.c - ${from}) * ${Math.floor(dayMs / baseSize / (k + 1))}`;
+        const select = recordColumns
+          .map((c) =>
+            c === 'created_at' || c === 'first_seen'
+              ? `b.${c} + interval '${day} days' + make_interval(secs => (${offsetMs}) / 1000.0)`
+              : c === 'uid' || c === 'global_uid'
+                ? `b.${c} || '-g' || g.c`
+                : `b.${c}`,
+          )
+          .join(', ');
+        // (ord * limit) mod base < limit holds for exactly `limit` rows, spread over the whole day.
+        const inserted = await admin.unsafe(
+          `insert into k8s_events (${cols}) select ${select} from (select * from growth_base where (ord::bigint * ${limit}) % ${baseSize} < ${limit} order by ord) b cross join lateral generate_series(${from}, ${copies}) as g(c)`,
+        );
+        rows -= k * limit;
+        n += inserted.count;
+      }
+    }
+  } finally {
+    await admin`alter table k8s_events enable trigger k8s_events_notify`;
   }
-  while (n < target) {
-    copies++;
-    const shift = copies % 10;
-    const select = recordColumns
-      .map((c) =>
-        c === 'created_at' || c === 'first_seen' ? `${c} + interval '${shift} days'` : c === 'uid' || c === 'global_uid' ? `${c} || '-g${copies}'` : c,
-      )
-      .join(', ');
-    await admin.unsafe(`insert into k8s_events (${cols}) select ${select} from k8s_events where created_at < '${new Date(firstDay + dayMs).toISOString()}' and uid not like '%-g%' order by seq limit ${Math.min(baseSize, target - n)}`);
-    n = await count();
-  }
+  const fillSeconds = (performance.now() - started) / 1000;
   await admin`vacuum analyze k8s_events`;
+  log(`filled to ${n} rows in ${fillSeconds.toFixed(1)} s (+ vacuum analyze ${((performance.now() - started) / 1000 - fillSeconds).toFixed(1)} s)`);
 }
 
 const namespaces = createEventGenerator({ seed: 9 }).namespaces.slice(0, 20);

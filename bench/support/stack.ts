@@ -30,9 +30,23 @@ export interface BenchSimulator {
   dispose(): Promise<void>;
 }
 
-/** A simulator (HTTPS unless `tls: false`) holding the generator's involved objects, and an admin kubeconfig on disk. */
-export async function startBenchSimulator(options: { tls?: boolean; generator?: ReturnType<typeof createEventGenerator> }): Promise<BenchSimulator> {
-  const sim = await startSimulator({ tls: options.tls ?? true, bookmarkEveryMs: 1000 });
+/**
+ * A simulator (HTTPS unless `tls: false`) holding the generator's involved objects, and an admin
+ * kubeconfig on disk. `watchWindow`/`eventTtlSeconds` bound its memory for long runs (see
+ * dev/simulator `SimulatorOptions`); by default it keeps everything.
+ */
+export async function startBenchSimulator(options: {
+  tls?: boolean;
+  generator?: ReturnType<typeof createEventGenerator>;
+  watchWindow?: number;
+  eventTtlSeconds?: number;
+}): Promise<BenchSimulator> {
+  const sim = await startSimulator({
+    tls: options.tls ?? true,
+    bookmarkEveryMs: 1000,
+    ...(options.watchWindow && { watchWindow: options.watchWindow }),
+    ...(options.eventTtlSeconds && { eventTtlSeconds: options.eventTtlSeconds }),
+  });
   for (const object of options.generator?.objects ?? []) {
     sim.setObject({
       apiVersion: object.apiVersion,
