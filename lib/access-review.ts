@@ -59,7 +59,8 @@ const clusterKey = '';
  * Caches decisions per (user, namespace) — and, for strict mode's `get`, per (user, namespace,
  * group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
  * a flapping API server is not hammered); concurrent questions share one review, and at most
- * `maxConcurrentReviews` are sent at once (the rest in the order asked). A revoked
+ * `maxConcurrentReviews` are sent at once, `maxReviewsPerUser` for one user (the rest in the order
+ * asked). A revoked
  * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked.
  */
@@ -73,6 +74,8 @@ export function createAuthorizer(options: {
   now?: () => number;
   /** Reviews sent at once; more wait their turn (default 64). */
   maxConcurrentReviews?: number;
+  /** Reviews sent at once for one user (default 4). */
+  maxReviewsPerUser?: number;
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
@@ -118,28 +121,43 @@ export function createAuthorizer(options: {
     return inFlight.get(key) ?? review(key, username, creds, namespace, target);
   };
 
-  // Reviews beyond `maxConcurrentReviews` wait here, first asked first sent: a burst (a new user
-  // over many namespaces) neither floods the API server nor lets queued requests run out their
-  // timeout before they are sent (a timeout denies).
+  // Reviews beyond `maxConcurrentReviews` (or beyond `maxReviewsPerUser` for one user) wait here,
+  // first asked first sent: a burst (a new user over many namespaces) neither floods the API server
+  // nor lets queued requests run out their timeout before they are sent (a timeout denies). Few
+  // per user because each of a user's concurrent requests opens its own TLS connection with the
+  // user's certificate; a handful of kept-alive connections per user answer far faster.
   const maxInFlight = options.maxConcurrentReviews ?? 64;
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  const runLimited = async <T>(run: () => Promise<T>): Promise<T> => {
-    if (running >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
+  const maxPerUser = options.maxReviewsPerUser ?? 4;
+  const total = { running: 0, waiting: [] as (() => void)[] };
+  const perUser = new Map<string, { running: number; waiting: (() => void)[] }>();
+  const acquire = async (lane: { running: number; waiting: (() => void)[] }, max: number) => {
+    if (lane.running >= max) await new Promise<void>((resolve) => lane.waiting.push(resolve));
+    else lane.running++;
+  };
+  // A released slot passes straight to the next waiter (its count stays taken).
+  const release = (lane: { running: number; waiting: (() => void)[] }) => {
+    const next = lane.waiting.shift();
+    if (next) next();
+    else lane.running--;
+  };
+  const runLimited = async <T>(username: string, run: () => Promise<T>): Promise<T> => {
+    let lane = perUser.get(username);
+    if (!lane) perUser.set(username, (lane = { running: 0, waiting: [] }));
+    await acquire(lane, maxPerUser);
+    await acquire(total, maxInFlight);
     try {
       return await run();
     } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
+      release(total);
+      release(lane);
+      if (lane.running === 0) perUser.delete(username);
     }
   };
 
   const review = (key: string, username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
     metrics.authzCacheMisses.add(1);
     const scope = namespace === clusterKey ? undefined : namespace;
-    const answer = runLimited(() => (target ? checkGet(creds, target, scope) : options.check(creds, scope)))
+    const answer = runLimited(username, () => (target ? checkGet(creds, target, scope) : options.check(creds, scope)))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {

@@ -47,6 +47,7 @@ describe('authorisation cache', () => {
     setNow(600);
     // Still the cached answer now, but both decisions are re-asked behind the scenes.
     expect(authorizer.peek('alice', 'team-a')).toBe(true);
+    await waitFor(() => (asked.length === 4 ? true : undefined));
     expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
     // The refreshed answers land in the cache without anyone waiting for them.
     await waitFor(() => (authorizer.peek('alice', 'team-a') === false ? true : undefined));
@@ -95,5 +96,31 @@ describe('authorisation cache', () => {
     // Every question asked once; the cluster-wide ones, asked first, were all sent first.
     expect(sent.toSorted()).toEqual(users.flatMap((u) => [`${u}:*`, `${u}:team-a`]).toSorted());
     expect(sent.slice(0, 4)).toEqual(users.map((u) => `${u}:*`));
+  });
+
+  test("sends at most maxReviewsPerUser of one user's reviews at once, while another user's go out beside them", async () => {
+    const inFlight = new Map<string, number>();
+    const most = new Map<string, number>();
+    const authorizer = createAuthorizer({
+      check: async (userCreds, namespace) => {
+        const user = userCreds.token!;
+        inFlight.set(user, (inFlight.get(user) ?? 0) + 1);
+        most.set(user, Math.max(most.get(user) ?? 0, inFlight.get(user)!));
+        await Bun.sleep(1); // an API server's answer time (not waiting for a condition)
+        inFlight.set(user, inFlight.get(user)! - 1);
+        return namespace === 'ns-1';
+      },
+      ttlMs: 60_000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      maxConcurrentReviews: 10,
+      maxReviewsPerUser: 2,
+    });
+    const namespaces = Array.from({ length: 8 }, (_, i) => `ns-${i}`);
+    const [many, few] = await Promise.all([
+      authorizer.allowedNamespaces('many', { ...creds, token: 'many' }, namespaces),
+      authorizer.allowedNamespaces('few', { ...creds, token: 'few' }, ['ns-1', 'ns-2']),
+    ]);
+    expect({ many, few, most: Object.fromEntries(most) }).toEqual({ many: ['ns-1'], few: ['ns-1'], most: { many: 2, few: 2 } });
   });
 });
