@@ -16,11 +16,6 @@ export type SecretReader = (namespace: string, name: string) => Promise<Record<s
 export interface CredentialStore {
   /** Throws AuthError `no_credentials` when the user has no usable clientconfig Secret. */
   get(username: string): Promise<UserCredentials>;
-  /**
-   * The user's credentials when a lookup already finished with usable ones and is still within
-   * its time to live; undefined otherwise (then `get` decides). Never reads the Secret.
-   */
-  peek(username: string): UserCredentials | undefined;
 }
 
 const decode = (value: string | undefined): string | undefined =>
@@ -61,7 +56,7 @@ export function createCredentialStore(options: {
   now?: () => number;
 }): CredentialStore {
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined>; settled?: UserCredentials }>();
+  const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined> }>();
   return {
     async get(username) {
       let entry = cache.get(username);
@@ -69,13 +64,9 @@ export function createCredentialStore(options: {
         const value = options.readSecret(options.namespace, `${username}-clientconfig`).then((data) =>
           data === undefined ? undefined : parseClientConfig(data),
         );
-        const created: NonNullable<typeof entry> = { expiresAt: now() + options.ttlMs, value };
-        entry = created;
+        entry = { expiresAt: now() + options.ttlMs, value };
         cache.set(username, entry);
-        value.then(
-          (creds) => void (created.settled = creds),
-          () => void (cache.get(username) === created && cache.delete(username)),
-        );
+        value.catch(() => cache.delete(username));
       }
       let creds: UserCredentials | undefined;
       try {
@@ -85,10 +76,6 @@ export function createCredentialStore(options: {
       }
       if (!creds) throw new AuthError('no_credentials', 'no Kubernetes credentials for this user');
       return creds;
-    },
-    peek(username) {
-      const entry = cache.get(username);
-      return entry !== undefined && entry.expiresAt > now() ? entry.settled : undefined;
     },
   };
 }

@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { encodeOpenFrame } from '../lib/sse-frames.ts';
 import { createSseStream, type SseCloseReason, type SseStream } from '../lib/sse-stream.ts';
-import { createCredentialStore, type UserCredentials } from '../lib/user-credentials.ts';
 import { authnNamespace, listEventsIn, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';
 
@@ -85,51 +84,7 @@ describe('an SSE stream', () => {
   });
 });
 
-describe('the credential cache', () => {
-  const creds: UserCredentials = { serverUrl: 'https://k8s.example', token: 'secret-token' };
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
-
-  test('peeks only at a finished lookup within its time to live, never reading the Secret itself', async () => {
-    let clock = 1_000;
-    const reads: string[] = [];
-    const store = createCredentialStore({
-      readSecret: async (namespace, name) => {
-        reads.push(`${namespace}/${name}`);
-        return name === 'alice-clientconfig' ? { 'server-url': b64(creds.serverUrl), token: b64(creds.token!) } : undefined;
-      },
-      namespace: 'krateo-system',
-      ttlMs: 500,
-      now: () => clock,
-    });
-    expect(store.peek('alice')).toBeUndefined();
-    const pending = store.get('alice');
-    expect(store.peek('alice')).toBeUndefined();
-    expect(await pending).toEqual(creds);
-    expect(store.peek('alice')).toEqual(creds);
-    await expect(store.get('bob')).rejects.toMatchObject({ code: 'no_credentials' });
-    expect(store.peek('bob')).toBeUndefined();
-    clock += 500;
-    expect(store.peek('alice')).toBeUndefined();
-    expect(reads).toEqual(['krateo-system/alice-clientconfig', 'krateo-system/bob-clientconfig']);
-  });
-
-  test('a failed read is not cached, and a later lookup that succeeds can be peeked', async () => {
-    let fail = true;
-    const store = createCredentialStore({
-      readSecret: async () => {
-        if (fail) throw new Error('api server down');
-        return { 'server-url': b64(creds.serverUrl), token: b64(creds.token!) };
-      },
-      namespace: 'krateo-system',
-      ttlMs: 60_000,
-    });
-    await expect(store.get('alice')).rejects.toMatchObject({ code: 'no_credentials' });
-    expect(store.peek('alice')).toBeUndefined();
-    fail = false;
-    expect(await store.get('alice')).toEqual(creds);
-    expect(store.peek('alice')).toEqual(creds);
-  });
-
+describe('credentials of stream users', () => {
   test('a new stream is refused once the user has lost its clientconfig Secret and the cache time has passed', async () => {
     await using h = await startPresenterHarness({ authzCacheTtlMs: 300 });
     const token = await h.addUser('alice', listEventsIn(['team-a']));
