@@ -59,8 +59,9 @@ const clusterKey = '';
  * Caches decisions per (user, namespace) — and, for strict mode's `get`, per (user, namespace,
  * group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
  * a flapping API server is not hammered); concurrent questions share one review, and at most
- * `maxConcurrentReviews` are sent at once, `maxReviewsPerUser` for one user (the rest in the order
- * asked). A revoked
+ * `maxConcurrentReviews` are sent at once, `maxReviewsPerUser` for one user, users served in the
+ * order they asked (a user's questions are all answered before a later user's are sent once the
+ * slots are full). A revoked
  * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked.
  */
@@ -121,36 +122,51 @@ export function createAuthorizer(options: {
     return inFlight.get(key) ?? review(key, username, creds, namespace, target);
   };
 
-  // Reviews beyond `maxConcurrentReviews` (or beyond `maxReviewsPerUser` for one user) wait here,
-  // first asked first sent: a burst (a new user over many namespaces) neither floods the API server
-  // nor lets queued requests run out their timeout before they are sent (a timeout denies). Few
-  // per user because each of a user's concurrent requests opens its own TLS connection with the
-  // user's certificate; a handful of kept-alive connections per user answer far faster.
-  const maxInFlight = options.maxConcurrentReviews ?? 64;
-  const maxPerUser = options.maxReviewsPerUser ?? 4;
-  const total = { running: 0, waiting: [] as (() => void)[] };
-  const perUser = new Map<string, { running: number; waiting: (() => void)[] }>();
-  const acquire = async (lane: { running: number; waiting: (() => void)[] }, max: number) => {
+  // Reviews are sent for at most `maxConcurrentReviews / maxReviewsPerUser` users at a time, at most
+  // `maxReviewsPerUser` each; the rest wait, users served in the order they first asked. Each of a
+  // user's concurrent requests opens its own TLS connection with the user's certificate, so a user
+  // keeps a few kept-alive connections busy until its questions are answered, and a burst (many
+  // users warming up over many namespaces) finishes users one after another instead of all at the
+  // end — without flooding the API server or letting queued requests run out their timeout (a
+  // timeout denies).
+  const maxPerUser = Math.max(1, options.maxReviewsPerUser ?? 4);
+  const users = { running: 0, waiting: [] as (() => void)[] };
+  const maxUsers = Math.max(1, Math.floor((options.maxConcurrentReviews ?? 64) / maxPerUser));
+  type Lane = { running: number; waiting: (() => void)[] };
+  const perUser = new Map<string, Lane & { members: number; ready: Promise<void> }>();
+  const acquire = async (lane: Lane, max: number) => {
     if (lane.running >= max) await new Promise<void>((resolve) => lane.waiting.push(resolve));
     else lane.running++;
   };
   // A released slot passes straight to the next waiter (its count stays taken).
-  const release = (lane: { running: number; waiting: (() => void)[] }) => {
+  const release = (lane: Lane) => {
     const next = lane.waiting.shift();
     if (next) next();
     else lane.running--;
   };
   const runLimited = async <T>(username: string, run: () => Promise<T>): Promise<T> => {
     let lane = perUser.get(username);
-    if (!lane) perUser.set(username, (lane = { running: 0, waiting: [] }));
-    await acquire(lane, maxPerUser);
-    await acquire(total, maxInFlight);
+    if (!lane) perUser.set(username, (lane = { running: 0, waiting: [], members: 0, ready: acquire(users, maxUsers) }));
+    lane.members++;
     try {
-      return await run();
+      await lane.ready;
+      await acquire(lane, maxPerUser);
+      try {
+        return await run();
+      } finally {
+        release(lane);
+      }
     } finally {
-      release(total);
-      release(lane);
-      if (lane.running === 0) perUser.delete(username);
+      // The user's last question answered: its slot goes to the next user waiting, unless the
+      // answer leads straight to more questions (the namespaces after the cluster-wide one).
+      if (--lane.members === 0) {
+        const done = lane;
+        setImmediate(() => {
+          if (done.members > 0 || perUser.get(username) !== done) return;
+          perUser.delete(username);
+          release(users);
+        });
+      }
     }
   };
 
