@@ -41,6 +41,8 @@ interface Produced {
   rvSum: number;
   hashA: number;
   hashB: number;
+  /** Time spent in the generator (the "cluster's emitters"), included in this process's CPU. */
+  generatorMs: number;
 }
 
 function account(produced: Produced, stored: StoredObject): void {
@@ -58,12 +60,14 @@ function account(produced: Produced, stored: StoredObject): void {
  * `maxBacklog` versions are not yet consumed.
  */
 async function produce(sim: Simulator, gen: ReturnType<typeof createEventGenerator>, count: number, consumed: () => number, deadline = Infinity, chunk = 250): Promise<Produced> {
-  const produced: Produced = { versions: 0, rvSum: 0, hashA: 0, hashB: 0 };
+  const produced: Produced = { versions: 0, rvSum: 0, hashA: 0, hashB: 0, generatorMs: 0 };
   while (produced.versions < count && performance.now() < deadline) {
     while (produced.versions - consumed() > maxBacklog) await Bun.sleep(2);
     const end = Math.min(count, produced.versions + chunk);
     while (produced.versions < end) {
+      const t = performance.now();
       const { event, update } = gen.next();
+      produced.generatorMs += performance.now() - t;
       try {
         account(produced, update ? sim.updateEvent(event as never) : sim.createEvent(event as never));
       } catch (err) {
@@ -232,7 +236,7 @@ results.push(
     metric: 'CPU seconds per 10k events (ingester / postgres / simulator)',
     value: (cpu.ingester / versions) * 10_000,
     unit: 'cpu-s',
-    note: `ingester ${cpu.ingester}s, postgres ${cpu.postgres}s, simulator ${cpu.simulator}s, machine busy ${cpu.machine_busy}s of ${(cpu.wall * 2).toFixed(1)} core-s; ingester RSS ${Math.round(ingesterRss / 2 ** 20)} MB; simulator RSS max ${Math.round(simRssMax / 2 ** 20)} MB, ${stats.deleted} events expired by TTL; all events created after ${(producedMs / 1000).toFixed(1)} s`,
+    note: `ingester ${cpu.ingester}s, postgres ${cpu.postgres}s, simulator ${cpu.simulator}s (of which generating events ${(produced.generatorMs / 1000).toFixed(1)}s), machine busy ${cpu.machine_busy}s of ${(cpu.wall * 2).toFixed(1)} core-s; ingester RSS ${Math.round(ingesterRss / 2 ** 20)} MB; simulator RSS max ${Math.round(simRssMax / 2 ** 20)} MB, ${stats.deleted} events expired by TTL; all events created after ${(producedMs / 1000).toFixed(1)} s`,
   },
 );
 if (drainRate !== undefined) {
