@@ -49,9 +49,11 @@ function refOf(event: KubeEvent): ObjectRef {
   return ref !== null && typeof ref === 'object' ? ref : {};
 }
 
-function groupOf(apiVersion: string | undefined): string {
+// True when the API group of `apiVersion` (the part before `/`) ends with `suffix`, without
+// cutting the group out (this runs for every event).
+function groupEndsWith(apiVersion: string | undefined, suffix: string): boolean {
   const slash = apiVersion?.indexOf('/') ?? -1;
-  return slash < 0 ? '' : apiVersion!.slice(0, slash);
+  return slash > 0 && apiVersion!.endsWith(suffix, slash);
 }
 
 /**
@@ -129,7 +131,7 @@ export function createCompositionResolver(options: {
     },
     resolve(event) {
       const ref = refOf(event);
-      if (groupOf(ref.apiVersion).endsWith('composition.krateo.io')) {
+      if (groupEndsWith(ref.apiVersion, 'composition.krateo.io')) {
         options.observer?.onResolved?.('own_uid');
         return validate(ref.uid, 'own_uid', ref);
       }

@@ -41,36 +41,130 @@ function stringifyClean(value: unknown): string {
   return escapedUnstorable.test(text) ? JSON.stringify(value, cleanStrings) : text;
 }
 
-function cleanOrNull(value: unknown): string | null {
-  const text = asText(value);
-  return text === undefined ? null : clean(text);
+function cleanOrNull(value: string | null): string | null {
+  return value === null ? null : clean(value);
+}
+
+function textOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function hasKeys(value: Obj): boolean {
+  for (const _key in value) return true;
+  return false;
 }
 
 const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+// The API server's own form, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, with fields no calendar rule can
+// touch (day ≤ 28, year ≥ 1970) is computed here, as Date.parse does (fraction truncated to
+// milliseconds); NaN sends every other text to Date.parse.
+function plainUtcMs(text: string): number {
+  if (text.charCodeAt(text.length - 1) !== 90 || text.charCodeAt(10) !== 84) return NaN;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59) return NaN;
+  // Past `SS` comes `Z` alone, or `.` and 1–9 digits then `Z` (the pattern was matched before).
+  const fraction = text.length - 21;
+  const ms = fraction <= 0 ? 0 : digitsAt(text, 20, Math.min(fraction, 3)) * (fraction === 1 ? 100 : fraction === 2 ? 10 : 1);
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+// Milliseconds of an RFC 3339 text, NaN for anything else. RFC 3339 only: Date.parse also takes
+// texts PostgreSQL refuses (`2030`), which would drop the row.
+function timestampMs(value: unknown): number {
+  if (typeof value !== 'string' || !rfc3339.test(value)) return NaN;
+  const ms = plainUtcMs(value);
+  return Number.isNaN(ms) ? Date.parse(value) : ms;
+}
+
+/**
+ * The newest valid timestamp offered so far. An event repeats its timestamps (firstTimestamp equals
+ * lastTimestamp, first_seen is one of the candidates), so the last two texts' values are reused.
+ */
+class NewestTimestamp {
+  text: string | undefined = undefined;
+  private ms = -Infinity;
+  private seenA: unknown = undefined;
+  private msA = NaN;
+  private seenB: unknown = undefined;
+  private msB = NaN;
+
+  msOf(value: unknown): number {
+    if (value === undefined || value === null) return NaN;
+    if (value === this.seenA) return this.msA;
+    if (value === this.seenB) return this.msB;
+    const ms = timestampMs(value);
+    this.seenB = this.seenA;
+    this.msB = this.msA;
+    this.seenA = value;
+    this.msA = ms;
+    return ms;
+  }
+
+  offer(value: unknown): void {
+    const ms = this.msOf(value);
+    if (Number.isNaN(ms)) return;
+    const text = value as string;
+    // Equal milliseconds: the longer text carries the finer fraction (MicroTime).
+    if (ms > this.ms || (ms === this.ms && this.text !== undefined && text.length > this.text.length)) {
+      this.text = text;
+      this.ms = ms;
+    }
+  }
+}
 
 /**
  * The newest valid (RFC 3339) timestamp among `candidates`, as given (so microseconds of a MicroTime
  * survive), or undefined when none parses.
  */
 export function pickNewestTimestamp(candidates: readonly unknown[]): string | undefined {
-  let best: string | undefined;
-  let bestMs = -Infinity;
-  for (const candidate of candidates) {
-    const text = asText(candidate);
-    // RFC 3339 only: Date.parse also takes texts PostgreSQL refuses (`2030`), which would drop the row.
-    if (text === undefined || !rfc3339.test(text)) continue;
-    const ms = Date.parse(text);
-    if (Number.isNaN(ms)) continue;
-    // Equal milliseconds: the longer text carries the finer fraction (MicroTime).
-    if (ms > bestMs || (ms === bestMs && best !== undefined && text.length > best.length)) {
-      best = text;
-      bestMs = ms;
-    }
-  }
-  return best;
+  const newest = new NewestTimestamp();
+  for (const candidate of candidates) newest.offer(candidate);
+  return newest.text;
 }
 
 const noisyAnnotations = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+function minifiedMetadata(metadata: Obj): Obj {
+  const annotations = asObj(metadata.annotations);
+  const noisy = annotations !== undefined && noisyAnnotations.some((a) => a in annotations);
+  // Most events carry none of what is removed: their metadata object is used as it is.
+  if (!noisy && metadata.managedFields === undefined && metadata.selfLink === undefined) return metadata;
+  const rest: Obj = {};
+  for (const key in metadata) {
+    if (key !== 'managedFields' && key !== 'selfLink') rest[key] = metadata[key];
+  }
+  if (noisy) {
+    const kept: Obj = {};
+    for (const key in annotations) if (!noisyAnnotations.includes(key)) kept[key] = annotations[key];
+    if (hasKeys(kept)) rest.annotations = kept;
+    else delete rest.annotations;
+  }
+  return rest;
+}
+
+// The object stored as `raw`, sharing everything it keeps with `event` (nothing is copied deeply).
+function minifiedCopy(event: KubeEvent): Obj {
+  const copy: Obj = {};
+  for (const key in event) {
+    const value = event[key];
+    if (value !== null && value !== undefined) copy[key] = value;
+  }
+  const metadata = asObj(event.metadata);
+  if (metadata) copy.metadata = minifiedMetadata(metadata);
+  return copy;
+}
 
 /**
  * The event as stored in `raw`: managedFields, selfLink, the last-applied annotation and null
@@ -78,22 +172,7 @@ const noisyAnnotations = ['kubectl.kubernetes.io/last-applied-configuration'];
  * apiVersion and fieldPath, note, related) kept. Deterministic for a given input.
  */
 export function minifyEvent(event: KubeEvent): string {
-  const copy: Obj = {};
-  for (const [key, value] of Object.entries(event)) {
-    if (value !== null && value !== undefined) copy[key] = value;
-  }
-  const metadata = asObj(event.metadata);
-  if (metadata) {
-    const { managedFields: _managed, selfLink: _selfLink, ...rest } = metadata;
-    const annotations = asObj(rest.annotations);
-    if (annotations && noisyAnnotations.some((a) => a in annotations)) {
-      const kept = Object.fromEntries(Object.entries(annotations).filter(([k]) => !noisyAnnotations.includes(k)));
-      if (Object.keys(kept).length > 0) rest.annotations = kept;
-      else delete rest.annotations;
-    }
-    copy.metadata = rest;
-  }
-  return stringifyClean(copy);
+  return stringifyClean(minifiedCopy(event));
 }
 
 /** `apiVersion.kind` (`v1.Pod`, `apps/v1.Deployment`), the kind alone without apiVersion, or ''. */
@@ -106,13 +185,14 @@ export function formatResourceKind(apiVersion: string | undefined, kind: string 
  * Maps one Event version to its `k8s_events` row (SPEC §4). Accepts core/v1 events (legacy
  * `count`/`firstTimestamp`/`lastTimestamp` and new-style `eventTime`/`series`) and
  * events.k8s.io/v1 fields (`regarding`, `note`, `deprecated*`). `created_at` is the version's
- * last-seen time; with no usable timestamp at all it is `nowIso` (documented; the API server
- * always sets creationTimestamp, so this only happens for hand-made objects). Only an event
- * without `metadata.uid` cannot be stored.
+ * last-seen time; with no usable timestamp at all it is `nowIso` (a function is called only then;
+ * documented; the API server always sets creationTimestamp, so this only happens for hand-made
+ * objects). Only an event without `metadata.uid` cannot be stored. The event is JSON data (as
+ * parsed): every text column is one of the strings `raw` holds.
  */
 export function buildEventRecord(
   event: KubeEvent,
-  context: { clusterName: string; compositionId: string | null; nowIso: string },
+  context: { clusterName: string; compositionId: string | null; nowIso: string | (() => string) },
 ): BuildResult {
   const metadata = asObj(event.metadata) ?? {};
   const uid = asText(metadata.uid);
@@ -120,39 +200,54 @@ export function buildEventRecord(
   const involved = asObj(event.involvedObject) ?? asObj(event.regarding) ?? {};
   const series = asObj(event.series);
   const source = asObj(event.source) ?? asObj(event.deprecatedSource);
-  const createdAt =
-    pickNewestTimestamp([
-      series?.lastObservedTime,
-      event.lastTimestamp,
-      event.deprecatedLastTimestamp,
-      event.eventTime,
-      event.firstTimestamp,
-      event.deprecatedFirstTimestamp,
-      metadata.creationTimestamp,
-    ]) ?? context.nowIso;
-  const firstSeen = pickNewestTimestamp([event.firstTimestamp ?? event.deprecatedFirstTimestamp ?? event.eventTime]);
+  const newest = new NewestTimestamp();
+  newest.offer(series?.lastObservedTime);
+  newest.offer(event.lastTimestamp);
+  newest.offer(event.deprecatedLastTimestamp);
+  newest.offer(event.eventTime);
+  newest.offer(event.firstTimestamp);
+  newest.offer(event.deprecatedFirstTimestamp);
+  newest.offer(metadata.creationTimestamp);
+  const createdAt = newest.text ?? (typeof context.nowIso === 'string' ? context.nowIso : context.nowIso());
+  const firstText = event.firstTimestamp ?? event.deprecatedFirstTimestamp ?? event.eventTime;
+  const firstSeen = Number.isNaN(newest.msOf(firstText)) ? null : (firstText as string);
   const labels = asObj(metadata.labels);
-  return {
-    ok: true,
-    record: {
-      created_at: createdAt,
-      cluster_name: context.clusterName,
-      uid,
-      global_uid: `${context.clusterName}:${uid}`,
-      namespace: clean(asText(metadata.namespace) ?? asText(involved.namespace) ?? ''),
-      resource_kind: clean(formatResourceKind(asText(involved.apiVersion), asText(involved.kind))),
-      resource_name: clean(asText(involved.name) ?? ''),
-      involved_object_uid: cleanOrNull(involved.uid),
-      event_type: clean(asText(event.type) ?? ''),
-      reason: cleanOrNull(event.reason),
-      message: cleanOrNull(event.message ?? event.note),
-      composition_id: context.compositionId,
-      raw: minifyEvent(event),
-      resource_version: clean(asText(metadata.resourceVersion) ?? ''),
-      count: asCount(series?.count) ?? asCount(event.count) ?? asCount(event.deprecatedCount) ?? 1,
-      first_seen: firstSeen ?? null,
-      reporting_controller: cleanOrNull(event.reportingComponent ?? event.reportingController ?? source?.component),
-      labels: labels && Object.keys(labels).length > 0 ? stringifyClean(labels) : null,
-    },
+  const copy = minifiedCopy(event);
+  let raw = JSON.stringify(copy);
+  // No escaped NUL or lone surrogate in `raw` means none in any string of the event: the columns
+  // below need no cleaning (the rare other case cleans them all).
+  const storable = !escapedUnstorable.test(raw);
+  if (!storable) raw = JSON.stringify(copy, cleanStrings);
+  const record: EventRecord = {
+    created_at: createdAt,
+    cluster_name: context.clusterName,
+    uid,
+    global_uid: `${context.clusterName}:${uid}`,
+    namespace: asText(metadata.namespace) ?? asText(involved.namespace) ?? '',
+    resource_kind: formatResourceKind(asText(involved.apiVersion), asText(involved.kind)),
+    resource_name: asText(involved.name) ?? '',
+    involved_object_uid: textOrNull(involved.uid),
+    event_type: asText(event.type) ?? '',
+    reason: textOrNull(event.reason),
+    message: textOrNull(event.message ?? event.note),
+    composition_id: context.compositionId,
+    raw,
+    resource_version: asText(metadata.resourceVersion) ?? '',
+    count: asCount(series?.count) ?? asCount(event.count) ?? asCount(event.deprecatedCount) ?? 1,
+    first_seen: firstSeen,
+    reporting_controller: textOrNull(event.reportingComponent ?? event.reportingController ?? source?.component),
+    labels: labels && hasKeys(labels) ? (storable ? JSON.stringify(labels) : stringifyClean(labels)) : null,
   };
+  if (!storable) {
+    record.namespace = clean(record.namespace);
+    record.resource_kind = clean(record.resource_kind);
+    record.resource_name = clean(record.resource_name);
+    record.involved_object_uid = cleanOrNull(record.involved_object_uid);
+    record.event_type = clean(record.event_type);
+    record.reason = cleanOrNull(record.reason);
+    record.message = cleanOrNull(record.message);
+    record.resource_version = clean(record.resource_version);
+    record.reporting_controller = cleanOrNull(record.reporting_controller);
+  }
+  return { ok: true, record };
 }

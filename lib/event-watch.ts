@@ -42,6 +42,8 @@ export interface EventWatchOptions {
 
 type TrackedWatchOptions = EventWatchOptions & { tracker: CheckpointTracker };
 
+const newlineByte = 0x0a;
+
 class GoneError extends Error {
   constructor() {
     super('resource version expired');
@@ -104,17 +106,10 @@ async function watchOnce(options: TrackedWatchOptions, resourceVersion: string, 
     throw new KubeHttpError(response.status, path);
   }
   options.observer?.onEstablished?.();
-  const decoder = new TextDecoder();
-  let pending = '';
-  // Reading on demand: while the sink is paused nothing is read, and TCP flow control pushes back.
-  for await (const chunk of response.body) {
-    pending += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n', start)) {
-      const line = pending.slice(start, newline).trim();
-      start = newline + 1;
-      if (line === '') continue;
-      const parsed = JSON.parse(line) as WatchLine;
+  const scope = scopeOf(options);
+  const deliver = async (result: Bun.JSONL.ParseChunkResult) => {
+    for (const value of result.values) {
+      const parsed = value as WatchLine;
       const object = parsed.object;
       if (parsed.type === 'ERROR') {
         if (object?.code === 410) throw new GoneError();
@@ -122,16 +117,54 @@ async function watchOnce(options: TrackedWatchOptions, resourceVersion: string, 
       }
       const rv = object?.metadata?.resourceVersion;
       if ((parsed.type === 'ADDED' || parsed.type === 'MODIFIED') && object) {
-        const wait = options.sink(object, 'watch', options.tracker.track(scopeOf(options), rv));
+        const wait = options.sink(object, 'watch', options.tracker.track(scope, rv));
         if (wait) await untilSettledOrAborted(wait, options.signal);
       } else {
         if (parsed.type === 'BOOKMARK') options.observer?.onBookmark?.();
-        if (rv) options.tracker.mark(scopeOf(options), rv);
+        if (rv) options.tracker.mark(scope, rv);
       }
       // DELETED carries the last stored state again, which was already written: only its version counts.
       if (rv) onProgress(rv);
     }
-    pending = pending.slice(start);
+    // The lines before a malformed one are delivered (in order, as before); the watch then fails
+    // and resumes from the last good version. A value still open at a line end is malformed too.
+    if (result.error) throw result.error;
+    if (!result.done) throw new SyntaxError('watch line is not one complete JSON value');
+  };
+  // The start of a line whose newline has not arrived yet (a line may span several chunks).
+  let partial: Uint8Array[] = [];
+  let partialBytes = 0;
+  // Reading on demand: while the sink is paused nothing is read, and TCP flow control pushes back.
+  for await (const chunk of response.body) {
+    const lastNewline = chunk.lastIndexOf(newlineByte);
+    if (lastNewline < 0) {
+      partial.push(chunk);
+      partialBytes += chunk.length;
+      continue;
+    }
+    let start = 0;
+    if (partialBytes > 0) {
+      // Only the line that spans chunks is copied together.
+      const firstNewline = chunk.indexOf(newlineByte);
+      const line = new Uint8Array(partialBytes + firstNewline + 1);
+      let offset = 0;
+      for (const part of partial) {
+        line.set(part, offset);
+        offset += part.length;
+      }
+      line.set(chunk.subarray(0, firstNewline + 1), offset);
+      partial = [];
+      partialBytes = 0;
+      await deliver(Bun.JSONL.parseChunk(line));
+      start = firstNewline + 1;
+    }
+    // Parsed straight from the bytes up to the last complete line: no decoded copy of the chunk,
+    // no string per line. The rest waits for its newline.
+    await deliver(Bun.JSONL.parseChunk(chunk, start, lastNewline + 1));
+    if (lastNewline + 1 < chunk.length) {
+      partial.push(chunk.subarray(lastNewline + 1));
+      partialBytes = chunk.length - lastNewline - 1;
+    }
   }
 }
 

@@ -37,6 +37,8 @@ export function createIngestPipeline(options: {
   dropLogIntervalMs?: number;
 }): IngestPipeline {
   const now = options.now ?? Date.now;
+  // Only an event without any usable timestamp needs the time: not formatted for every event.
+  const nowIso = () => new Date(now()).toISOString();
   const dropLogIntervalMs = options.dropLogIntervalMs ?? 10_000;
   let pendingRows = 0;
   let roomWaiters: (() => void)[] = [];
@@ -58,7 +60,7 @@ export function createIngestPipeline(options: {
   };
 
   const enqueue = (event: KubeEvent, compositionId: string | null, ticket: CheckpointTicket | undefined): Promise<void> | undefined => {
-    const built = buildEventRecord(event, { clusterName: options.clusterName, compositionId, nowIso: new Date(now()).toISOString() });
+    const built = buildEventRecord(event, { clusterName: options.clusterName, compositionId, nowIso });
     if (!built.ok) {
       drop(built.reason, event);
       ticket?.complete();

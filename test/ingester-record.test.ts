@@ -149,6 +149,56 @@ describe('buildEventRecord', () => {
     expect(build(event)).toEqual(expected);
   });
 
+  test('NUL and lone surrogates become U+FFFD in every text column, in labels and in raw; other text is kept as is', () => {
+    const bad = (text: string) => `${text}\u0000|\ud800|\udc00|😀`;
+    const good = (text: string) => `${text}\uFFFD|\uFFFD|\uFFFD|😀`;
+    const event = buildLegacyEvent({
+      metadata: { name: 'web.1', namespace: bad('shop'), uid: 'ev-1', resourceVersion: bad('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: bad('v') } },
+      involvedObject: { apiVersion: bad('v1'), kind: 'Pod', namespace: 'shop', name: bad('web'), uid: bad('pod-1') },
+      type: bad('Warning'),
+      reason: bad('BackOff'),
+      message: bad('Back-off'),
+      source: { component: bad('kubelet') },
+    });
+    const result = buildEventRecord(event, context);
+    if (!result.ok) throw new Error('not built');
+    const { raw, ...rest } = result.record;
+    expect(rest).toEqual({
+      ...expectedRecord({
+        namespace: good('shop'),
+        resource_kind: `${good('v1')}.Pod`,
+        resource_name: good('web'),
+        involved_object_uid: good('pod-1'),
+        event_type: good('Warning'),
+        reason: good('BackOff'),
+        message: good('Back-off'),
+        resource_version: good('42'),
+        reporting_controller: good('kubelet'),
+      }),
+      labels: JSON.stringify({ k: good('v') }),
+    });
+    expect(JSON.parse(raw)).toEqual({
+      ...JSON.parse(JSON.stringify(event)),
+      metadata: { name: 'web.1', namespace: good('shop'), uid: 'ev-1', resourceVersion: good('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: good('v') } },
+      involvedObject: { apiVersion: good('v1'), kind: 'Pod', namespace: 'shop', name: good('web'), uid: good('pod-1') },
+      type: good('Warning'),
+      reason: good('BackOff'),
+      message: good('Back-off'),
+      source: { component: good('kubelet') },
+    });
+  });
+
+  test('the current time is asked for only when the event has no usable timestamp', () => {
+    let asked = 0;
+    const nowIso = () => {
+      asked++;
+      return '2031-01-01T00:00:00.000Z';
+    };
+    const dated = buildEventRecord(buildLegacyEvent(), { ...context, nowIso });
+    const undated = buildEventRecord({ metadata: { uid: 'ev-9' } }, { ...context, nowIso });
+    expect([dated.ok && dated.record.created_at, undated.ok && undated.record.created_at, asked]).toEqual(['2030-01-01T00:05:00Z', '2031-01-01T00:00:00.000Z', 1]);
+  });
+
   test('an event without metadata.uid is refused with the reason missing_uid', () => {
     expect(buildEventRecord(buildLegacyEvent({ metadata: { name: 'x' } }), context)).toEqual({ ok: false, reason: 'missing_uid' });
   });
@@ -200,6 +250,19 @@ describe('minifyEvent', () => {
 });
 
 describe('pickNewestTimestamp', () => {
+  test('compares instants whatever the form: offsets, lower case, fractions of any length, month ends, leap days', () => {
+    const pairs: [string, string, string | undefined][] = [
+      ['2030-01-31T23:59:59.9999Z', '2030-02-01T00:00:00+00:00', '2030-02-01T00:00:00+00:00'],
+      ['2030-01-01T00:00:00.1Z', '2030-01-01T00:00:00.099Z', '2030-01-01T00:00:00.1Z'],
+      ['2030-01-01T05:30:00+05:30', '2029-12-31t23:59:59.999z', '2030-01-01T05:30:00+05:30'],
+      ['2032-02-29T12:00:00Z', '2032-02-28T23:59:59.999999999Z', '2032-02-29T12:00:00Z'],
+      ['2030-12-31T23:59:59.12Z', '2030-12-31T23:59:59.119999Z', '2030-12-31T23:59:59.12Z'],
+      ['2030-13-01T00:00:00Z', '2030-01-01T23:60:00Z', undefined],
+      ['1969-12-31T23:59:59.5Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
+    ];
+    expect(pairs.map(([a, b]) => [pickNewestTimestamp([a, b]), pickNewestTimestamp([b, a])])).toEqual(pairs.map(([, , newest]) => [newest, newest]));
+  });
+
   test('prefers the finer MicroTime text when two timestamps fall in the same millisecond', () => {
     expect(pickNewestTimestamp(['2030-01-01T00:00:00.123Z', '2030-01-01T00:00:00.123456Z', null])).toBe('2030-01-01T00:00:00.123456Z');
   });

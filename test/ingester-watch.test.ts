@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator } from '../dev/simulator/index.ts';
 import { runMigrations } from '../lib/db.ts';
+import { runEventWatch } from '../lib/event-watch.ts';
+import type { KubeHttp } from '../lib/kube-client.ts';
 import { silentLogger } from '../lib/log.ts';
+import { createCheckpointTracker } from '../lib/watch-checkpoint.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 
@@ -115,5 +118,85 @@ describe('ingester watch over HTTPS', () => {
     await waitForVersions(sql, historyKeys(sim.history()));
     const [total] = await sql`select count(*)::int as n from k8s_events`;
     expect(total).toEqual({ n: 40 });
+  });
+});
+
+/** A KubeHttp whose first watch answers with `body` cut into `chunks`; later watches hang until aborted. */
+function chunkedWatchHttp(chunks: Uint8Array[]): { http: KubeHttp; watchVersions: string[] } {
+  const watchVersions: string[] = [];
+  const request: KubeHttp['request'] = async (path, init) => {
+    watchVersions.push(new URL(path, 'http://x').searchParams.get('resourceVersion') ?? '');
+    if (watchVersions.length === 1) {
+      const queue = [...chunks];
+      return new Response(new ReadableStream<Uint8Array>({ pull: (c) => (queue.length > 0 ? c.enqueue(queue.shift()!) : c.close()) }));
+    }
+    return await new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason), { once: true }));
+  };
+  return { http: { server: 'memory://', clusterName: 'memory', request, getJson: () => Promise.reject(new Error('no list here')) }, watchVersions };
+}
+
+function cut(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (let i = 0; offset < bytes.length; i++) {
+    const size = sizes[i % sizes.length]!;
+    chunks.push(bytes.slice(offset, offset + size));
+    offset += size;
+  }
+  return chunks;
+}
+
+describe('watch stream decoding', () => {
+  const objects = Array.from({ length: 40 }, (_, i) => ({
+    metadata: { name: `e${i}`, namespace: 'ünï', uid: `u${i}`, resourceVersion: String(100 + i) },
+    message: `${'日本語 🚀 naïve '.repeat(i % 7)}\u0000 line ${i}`,
+  }));
+  const text = objects.map((object, i) => `${JSON.stringify({ type: i % 5 === 0 ? 'MODIFIED' : 'ADDED', object })}${i % 4 === 0 ? '\r\n\n' : '\n'}`).join('');
+  const bytes = new TextEncoder().encode(text);
+
+  for (const sizes of [[1], [7, 3, 50], [1000], [bytes.length]]) {
+    test(`every line reaches the sink once, in order and intact, with chunks of ${sizes.join('/')} bytes (cut inside characters and lines)`, async () => {
+      const { http } = chunkedWatchHttp(cut(bytes, sizes));
+      const abort = new AbortController();
+      const received: unknown[] = [];
+      const tracker = createCheckpointTracker();
+      const watch = runEventWatch({
+        http,
+        tracker,
+        resumeFrom: '1',
+        signal: abort.signal,
+        log: silentLogger,
+        sink: (event, source, ticket) => {
+          received.push({ source, event });
+          ticket.complete();
+          if (received.length === objects.length) abort.abort();
+        },
+      });
+      await watch;
+      expect(received).toEqual(objects.map((event) => ({ source: 'watch', event })));
+      expect(tracker.safeVersion('*')).toBe('139');
+    });
+  }
+
+  test('a malformed line ends the stream after the lines before it, and the watch resumes from the last good version', async () => {
+    const good = objects.slice(0, 3).map((object) => JSON.stringify({ type: 'ADDED', object }));
+    const lines = [...good.slice(0, 2), '{"type":"ADDED","object":', good[2]!].join('\n') + '\n';
+    const { http, watchVersions } = chunkedWatchHttp(cut(new TextEncoder().encode(lines), [64]));
+    const abort = new AbortController();
+    const received: string[] = [];
+    const watch = runEventWatch({
+      http,
+      resumeFrom: '1',
+      signal: abort.signal,
+      log: silentLogger,
+      initialBackoffMs: 1,
+      sink: (event) => {
+        received.push((event.metadata as { name: string }).name);
+      },
+    });
+    await waitFor(async () => watchVersions.length === 2, { what: 'the watch resumed' });
+    abort.abort();
+    await watch;
+    expect({ received, watchVersions }).toEqual({ received: ['e0', 'e1'], watchVersions: ['1', '101'] });
   });
 });

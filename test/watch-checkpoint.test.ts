@@ -50,6 +50,20 @@ describe('checkpoint tracker', () => {
     expect(tracker.safeVersion('*')).toBe('3');
   });
 
+  test('completions in reverse delivery order move the safe version only at the last one, across the trimming of consumed items', () => {
+    const tracker = createCheckpointTracker();
+    const early = Array.from({ length: 3000 }, (_, i) => tracker.track('*', String(i)));
+    for (const ticket of early) ticket.complete();
+    const late = Array.from({ length: 3000 }, (_, i) => tracker.track('*', String(3000 + i)));
+    const seen = new Set<string | undefined>();
+    for (const ticket of late.toReversed()) {
+      ticket.complete();
+      seen.add(tracker.safeVersion('*'));
+    }
+    late[0]!.complete();
+    expect([...seen]).toEqual(['2999', '5999']);
+  });
+
   test('a long run of completions keeps memory bounded', () => {
     const tracker = createCheckpointTracker();
     for (let i = 0; i < 100_000; i++) tracker.track('*', String(i)).complete();
