@@ -3,7 +3,7 @@
 // `insertEventRows` (1 connection, 1000-row batches) writing `--probe` fresh rows into today's
 // partition, and the `/events` query (presenter's queryEvents: first page, RBAC user with 20
 // namespaces, type=Warning) p99. Baseline: the same measurements at the first (smallest) size.
-// Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100] [--base 50000]
+// Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100] [--base 50000] [--fill-connections 2]
 //        (the issue's sizes: --sizes 0,100000,1000000,5000000)
 import postgres from 'postgres';
 import { createSql } from '../lib/db.ts';
@@ -30,11 +30,13 @@ for (let d = 0; d < 11; d++) await admin`select ensure_k8s_events_partition(${ne
 // Growth is filled server-side: `--base` generated rows (one day, same shape and distribution as
 // every benchmark's events) are staged once; each step then inserts copies of them, spread evenly
 // over the 10 daily partitions, with `insert … select` from the staging table × generate_series
-// (a copy gets its own uid suffix and a day/millisecond shift). Copies of one base row follow each
-// other, so within a day seq order follows created_at as in a live table. The NOTIFY trigger is
-// off during the fill (its transition table would spool every copied row); the measurements run
-// with every trigger and index in place.
+// (a copy gets its own uid suffix and a day/millisecond shift), on `--fill-connections`. Copies of
+// one base row follow each other, so within a day seq order follows created_at as in a live
+// table. The statement triggers are off during the fill; the measurements run with every trigger
+// and index in place.
 const baseSize = numberFlag('base', 50_000);
+const fillConnections = numberFlag('fill-connections', 2);
+const filler = postgres(db.url, { max: fillConnections, onnotice: () => {} });
 let staged = false;
 let copies = 0;
 const cols = recordColumns.join(', ');
@@ -62,44 +64,64 @@ async function growTo(target: number): Promise<void> {
   if (n >= target) return;
   if (!staged) await stage();
   const started = performance.now();
-  await admin`alter table k8s_events disable trigger k8s_events_notify`;
-  try {
-    const perDay = Math.ceil((target - n) / 10);
-    for (let day = 0; day < 10 && n < target; day++) {
-      let rows = Math.min(perDay, target - n);
-      // Full copies of the base (one statement), then a partial one of evenly spread base rows.
-      const full = Math.floor(rows / baseSize);
-      const statements: { copies: number; limit: number }[] = [];
-      if (full > 0) statements.push({ copies: full, limit: baseSize });
-      if (rows % baseSize > 0) statements.push({ copies: 1, limit: rows % baseSize });
-      for (const { copies: k, limit } of statements) {
-        const from = copies + 1;
-        copies += k;
-        // The i-th of k copies of a base row lands i * step/(k+1) ms after it: interleaved, in order.
-        const offsetMs = `(g.c - ${from}) * ${Math.floor(dayMs / baseSize / (k + 1))}`;
-        const select = recordColumns
-          .map((c) =>
-            c === 'created_at' || c === 'first_seen'
-              ? `b.${c} + interval '${day} days' + make_interval(secs => (${offsetMs}) / 1000.0)`
-              : c === 'uid' || c === 'global_uid'
-                ? `b.${c} || '-g' || g.c`
-                : `b.${c}`,
-          )
-          .join(', ');
-        // (ord * limit) mod base < limit holds for exactly `limit` rows, spread over the whole day.
-        const inserted = await admin.unsafe(
-          `insert into k8s_events (${cols}) select ${select} from (select * from growth_base where (ord::bigint * ${limit}) % ${baseSize} < ${limit} order by ord) b cross join lateral generate_series(${from}, ${copies}) as g(c)`,
-        );
-        rows -= k * limit;
-        n += inserted.count;
-      }
+  const statements: string[] = [];
+  const perDay = Math.ceil((target - n) / 10);
+  for (let day = 0, planned = n; day < 10 && planned < target; day++) {
+    const rows = Math.min(perDay, target - planned);
+    planned += rows;
+    // Full copies of the base (one statement), then a partial one of evenly spread base rows.
+    const parts: { copies: number; limit: number }[] = [];
+    if (rows >= baseSize) parts.push({ copies: Math.floor(rows / baseSize), limit: baseSize });
+    if (rows % baseSize > 0) parts.push({ copies: 1, limit: rows % baseSize });
+    for (const { copies: k, limit } of parts) {
+      const from = copies + 1;
+      copies += k;
+      // The i-th of k copies of a base row lands i * step/(k+1) ms after it: interleaved, in order.
+      const offsetMs = `(g.c - ${from}) * ${Math.floor(dayMs / baseSize / (k + 1))}`;
+      const select = recordColumns
+        .map((c) =>
+          c === 'created_at' || c === 'first_seen'
+            ? `b.${c} + interval '${day} days' + make_interval(secs => (${offsetMs}) / 1000.0)`
+            : c === 'uid' || c === 'global_uid'
+              ? `b.${c} || '-g' || g.c`
+              : `b.${c}`,
+        )
+        .join(', ');
+      // (ord * limit) mod base < limit holds for exactly `limit` rows, spread over the whole day.
+      statements.push(
+        `insert into k8s_events (${cols}) select ${select} from (select * from growth_base where (ord::bigint * ${limit}) % ${baseSize} < ${limit} order by ord) b cross join lateral generate_series(${from}, ${copies}) as g(c)`,
+      );
     }
+  }
+  // Nobody reads during the fill: the NOTIFY trigger's transition table would spool every copied
+  // row, and the commit-order lock would serialise the fill connections.
+  await admin`alter table k8s_events disable trigger k8s_events_notify`;
+  await admin`alter table k8s_events disable trigger k8s_events_lock_seq`;
+  try {
+    await onPool(statements, async (statement) => {
+      const inserted = (await filler.unsafe(statement)).count;
+      n += inserted;
+    });
   } finally {
     await admin`alter table k8s_events enable trigger k8s_events_notify`;
+    await admin`alter table k8s_events enable trigger k8s_events_lock_seq`;
   }
   const fillSeconds = (performance.now() - started) / 1000;
-  await admin`vacuum analyze k8s_events`;
-  log(`filled to ${n} rows in ${fillSeconds.toFixed(1)} s (+ vacuum analyze ${((performance.now() - started) / 1000 - fillSeconds).toFixed(1)} s)`);
+  // As autovacuum would have left a live table: visibility map set, statistics current.
+  const partitions = await admin<{ name: string }[]>`select inhrelid::regclass::text as name from pg_inherits where inhparent = 'k8s_events'::regclass`;
+  await onPool(partitions, ({ name }) => filler.unsafe(`vacuum ${name}`).then(() => {}));
+  await admin`analyze k8s_events`;
+  log(`filled to ${n} rows in ${fillSeconds.toFixed(1)} s (+ vacuum/analyze ${((performance.now() - started) / 1000 - fillSeconds).toFixed(1)} s)`);
+}
+
+/** Runs `work` over `items` on `fillConnections` concurrent workers. */
+async function onPool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: fillConnections }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 const namespaces = createEventGenerator({ seed: 9 }).namespaces.slice(0, 20);
@@ -132,5 +154,6 @@ for (const [step, size] of sizes.entries()) {
   );
 }
 await sql.end();
+await filler.end();
 await admin.end();
 printResults(rows, { machine: machineInfo(), postgres: db.version, sizes, probe });
