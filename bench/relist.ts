@@ -3,7 +3,7 @@
 // would find them); measured: time from spawning the ingester until every event is committed.
 // Baseline in the same run: the same rows written straight by insertEventRows on one connection
 // (half conflicting), i.e. the database part of the work alone.
-// Usage: bun bench/relist.ts [--events 100000] [--plain-http]
+// Usage: bun bench/relist.ts [--events 100000] [--plain-http] [--profile-dir DIR]
 import postgres from 'postgres';
 import { createSql } from '../lib/db.ts';
 import { buildEventRecord } from '../lib/event-record.ts';
@@ -11,8 +11,8 @@ import { insertEventRows, type EventRecord } from '../lib/event-store.ts';
 import { createEventGenerator, describeRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';
-import { flag, log, machineInfo, numberFlag, printResults } from './support/report.ts';
-import { spawnIngester, startBenchSimulator } from './support/stack.ts';
+import { flag, log, machineBusySeconds, machineInfo, numberFlag, printResults, processCpuSeconds } from './support/report.ts';
+import { postgresCpuSeconds, spawnIngester, startBenchSimulator } from './support/stack.ts';
 
 const total = numberFlag('events', 100_000);
 const tls = flag('plain-http') === undefined;
@@ -48,7 +48,9 @@ await writer.end();
 await admin`checkpoint`;
 
 t = performance.now();
-const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath });
+const spawnedAtMs = Date.now();
+const cpu0 = { sim: processCpuSeconds(process.pid), pg: postgresCpuSeconds(db.embedded?.pid), machine: machineBusySeconds() };
+const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, cpuProfileDir: flag('profile-dir') });
 let committed = 0;
 let readyMs: number | undefined;
 void ingester.ready(60_000).then((ms) => (readyMs = ms), () => {});
@@ -60,6 +62,25 @@ while (performance.now() < deadline) {
   await Bun.sleep(20);
 }
 const seconds = (performance.now() - t) / 1000;
+// CPU over the burst (the simulator shares the benchmark's process with its polling).
+const cpu = {
+  ingester: +ingester.cpuSeconds().toFixed(1),
+  postgres: +(postgresCpuSeconds(db.embedded?.pid) - cpu0.pg).toFixed(1),
+  simulator: +(processCpuSeconds(process.pid) - cpu0.sim).toFixed(1),
+  machine_busy: +(machineBusySeconds() - cpu0.machine).toFixed(1),
+};
+log(`cpu: ingester ${cpu.ingester} s, postgres ${cpu.postgres} s, simulator+bench ${cpu.simulator} s, machine busy ${cpu.machine_busy} of ${(seconds * 2).toFixed(1)} core-s`);
+// Where the time went, from the ingester's own log lines (ms after spawn).
+const phases: Record<string, number> = {};
+for (const line of ingester.output().split('\n')) {
+  if (!line.startsWith('{')) continue;
+  const entry = JSON.parse(line) as { time?: string; msg?: string };
+  if (entry.msg && entry.time && !(entry.msg in phases)) phases[entry.msg] = Date.parse(entry.time) - spawnedAtMs;
+}
+const phaseNote = ['ingester starting', 'leadership acquired', 'events listed']
+  .map((msg) => `${msg} +${phases[msg] ?? 'n/a'} ms`)
+  .join(', ');
+log(`phases: ${phaseNote}`);
 const [check] = await admin<{ n: number }[]>`select count(distinct (uid, resource_version))::int as n from k8s_events`;
 await ingester.stop();
 await admin.end();
@@ -79,8 +100,8 @@ printResults(
       ratio: seconds / baselineSeconds,
       target: '≤ 2.5 s',
       met: seconds <= 2.5 && lossless,
-      note: `process start to leader+watch ready ${readyMs === undefined ? 'n/a' : Math.round(readyMs)} ms (the list runs before the watch, so ready ≈ list done); rows ${check?.n}/${total}`,
+      note: `${phaseNote}; process start to leader+watch ready ${readyMs === undefined ? 'n/a' : Math.round(readyMs)} ms (the list runs before the watch, so ready ≈ list done); rows ${check?.n}/${total}`,
     },
   ],
-  { machine: machineInfo(), postgres: db.version, events: total, tls, shape },
+  { machine: machineInfo(), postgres: db.version, events: total, tls, shape, cpu },
 );

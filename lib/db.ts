@@ -25,10 +25,17 @@ export const defaultMigrationsFolder = existsSync(sourceMigrationsFolder)
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
  * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
  * serialise once), and server notices are not printed.
+ *
+ * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
+ * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
+ * PostgreSQL restart) then fails only the caller's query. With the catalog query, postgres.js
+ * 3.4.9 drops that query's promise, so a reset during it surfaces as an unhandled rejection
+ * (porsager/postgres#1192, #1223).
  */
-export function createSql(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
+export function createSql(url: string, options: { max?: number; applicationName?: string; fetchTypes?: boolean } = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    fetch_types: options.fetchTypes ?? true,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'events-stack' },
     types: {

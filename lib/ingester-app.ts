@@ -5,7 +5,7 @@ import { createCompositionResolver } from './composition.ts';
 import type { IngesterConfig } from './config.ts';
 import { createSql, runMigrations, waitForDb } from './db.ts';
 import { runEventWatch } from './event-watch.ts';
-import { insertEventRows, type EventRecord } from './event-store.ts';
+import { createEventRowWriter, type EventRecord } from './event-store.ts';
 import { createIngestPipeline } from './ingest-pipeline.ts';
 import { createIngesterMetrics } from './ingester-metrics.ts';
 import type { KubeHttp } from './kube-client.ts';
@@ -19,12 +19,10 @@ import { createCheckpointTracker, loadCheckpoints, saveCheckpoints, type Checkpo
 /** How often the safe resume points are stored while leading. */
 const checkpointEveryMs = 1000;
 /**
- * Batches written at once, one per connection (SPEC §9: one, at most two, writers). Two measured
- * 1.8x the insert rate, but under Bun an idle second postgres.js connection reset by a PostgreSQL
- * restart sometimes surfaced as an unhandled ECONNRESET (test/ingester-resilience.test.ts, about
- * one run in three), so one stays the default until that is understood.
+ * Batches written at once, one per connection (SPEC §9: one, at most two, writers); two measured
+ * 1.8x the insert rate of one (BENCHMARKS.md).
  */
-const writerConnections = 1;
+const writerConnections = 2;
 
 /** A running ingester. */
 export interface Ingester {
@@ -56,7 +54,7 @@ export async function startIngester(deps: {
 }): Promise<Ingester> {
   const { config, http, log } = deps;
   if (config.db.migrateOnStart) {
-    const probe = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-probe' });
+    const probe = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-probe', fetchTypes: false });
     try {
       await waitForDb(probe, { timeoutMs: config.db.readyTimeoutMs, log });
     } finally {
@@ -66,8 +64,10 @@ export async function startIngester(deps: {
   }
   // With two writer connections one batch's send, parse and bind overlap the other's execution even
   // though the commit-order trigger serialises statement execution (BENCHMARKS.md).
-  const sql = createSql(config.db.url, { max: writerConnections, applicationName: 'events-ingester' });
-  const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader' });
+  // No array types are bound or read here, and without postgres.js's per-connection type query a
+  // connection (re)opened during a PostgreSQL restart cannot leave an unhandled rejection (lib/db.ts).
+  const sql = createSql(config.db.url, { max: writerConnections, applicationName: 'events-ingester', fetchTypes: false });
+  const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader', fetchTypes: false });
   await waitForDb(sql, { timeoutMs: config.db.readyTimeoutMs, log });
   const clusterName = await resolveClusterName({ configured: config.clusterName, http });
   log.info('ingester starting', { cluster_name: clusterName, namespaces: config.namespaces, server: http.server });
@@ -104,7 +104,7 @@ export async function startIngester(deps: {
     isLeader: () => role === 'leader',
   });
   const writer = createBatchWriter({
-    write: (records) => insertEventRows(sql, records),
+    write: createEventRowWriter(sql),
     maxRows: config.batchMaxRows,
     maxInFlight: writerConnections,
     flushIntervalMs: config.batchFlushIntervalMs,
