@@ -111,7 +111,8 @@ function concatFrames(parts: Uint8Array[], bytes: number): Uint8Array {
  * so revocation applies to open streams) and whose filters match; every stream gets its rows
  * exactly once and in seq order, the frames of one pass (at most `yieldEveryRows` rows) coalesced
  * into one write per stream; a user whose decisions are not known yet does not hold back anyone
- * else: its streams catch up from the table once they are, then continue live; a resuming stream
+ * else: its streams catch up once they are (from the rows kept in memory, else from the table),
+ * then continue live; a resuming stream
  * gets replay then live with no gap and no duplicate; a read error is logged and retried with
  * backoff from the same cursor.
  */
