@@ -9,7 +9,7 @@
 // with the same number of clients and frames. Clients run in one separate process
 // (bench/support/sse-clients.ts); their CPU competes with the server's on this 2-core machine.
 // Usage: bun bench/sse.ts [--mode latency,capacity] [--rate 1000] [--seconds 20] [--warmup 10] [--entitle all]
-//        [--latency-clients 1000] [--clients 19000] [--fanout-events 50]
+//        [--latency-clients 1000] [--clients 19000] [--fanout-events 50] [--profile-presenter <dir>]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,9 @@ const users = Array.from({ length: 10 }, (_, k) => ({ username: `u${k}`, namespa
 await addListUsers(sim, authnNs, [...users, { username: 'all' }]);
 const token = (username: string) => signDevToken({ key: jwtKey, username });
 
-const spawnPresenter = () => spawnPresenterProcess({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, jwtKey, authnNs, dir });
+// `--profile-presenter <dir>`: a CPU profile (markdown) of each presenter, written when it exits.
+const profileDir = flag('profile-presenter');
+const spawnPresenter = () => spawnPresenterProcess({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, jwtKey, authnNs, dir, profileDir });
 const spawnClients = (clients: { url: string }[]) => spawnClientProcess(dir, clients);
 
 const rows: ResultRow[] = [];

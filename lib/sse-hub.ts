@@ -147,13 +147,23 @@ export function createSseHub(options: {
 
   const isCurrent = (group: UserGroup) => groups.get(group.username) === group;
 
+  // Frames written and dropped since the last `countFrames` (one metric update per pass, not per stream).
+  let written = 0;
+  let dropped = 0;
+  const countFrames = () => {
+    if (written > 0) metrics.sseEventsBroadcast.add(written);
+    if (dropped > 0) metrics.sseEventsDropped.add(dropped);
+    written = 0;
+    dropped = 0;
+  };
+
   /** Writes one coalesced chunk ending with `seq`; counts its frames. */
   const writeChunk = (client: HubClient, chunk: Uint8Array, seq: number, frames: number) => {
     if (client.stream.writeEvent(chunk, seq)) {
       client.minSeq = seq;
-      metrics.sseEventsBroadcast.add(frames);
+      written += frames;
     } else {
-      metrics.sseEventsDropped.add(frames);
+      dropped += frames;
     }
   };
 
@@ -223,6 +233,7 @@ export function createSseHub(options: {
       }
       if (parts.length > 0) writeChunk(client, concatFrames(parts, bytes), partsSeq, parts.length);
     }
+    countFrames();
   };
 
   /** The groups that may see `key` (and those still undecided), rebuilt when stale. */
@@ -529,6 +540,7 @@ export function createSseHub(options: {
             if (fresh.length === 0) return;
             const bytes = fresh.reduce((sum, { frame }) => sum + frame.byteLength, 0);
             writeChunk(client, concatFrames(fresh.map(({ frame }) => frame), bytes), fresh[fresh.length - 1]!.seq, fresh.length);
+            countFrames();
           })
           .catch((err: unknown) => {
             log.warn('replay failed, closing stream', { user: username, ...errorFields(err) });

@@ -24,9 +24,12 @@ export async function spawnPresenter(options: {
   authnNs: string;
   dir: string;
   env?: Record<string, string>;
+  /** Write a CPU profile (markdown) of the presenter into this folder when it exits. */
+  profileDir?: string;
 }): Promise<PresenterProcess> {
   const port = await freePort();
-  const child = Bun.spawn(['bun', join(root, 'presenter.ts')], {
+  const profile = options.profileDir ? ['--cpu-prof-md', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const child = Bun.spawn(['bun', ...profile, join(root, 'presenter.ts')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
