@@ -82,6 +82,30 @@ describe('GET /notifications', () => {
     expect(rootFrames.map((f) => f.id)).toEqual([...seqs, ...marker].map(String));
   });
 
+  test("one user's streams with and without a filter each get exactly their rows of a multi-row batch, in order, and nothing the user may not list", async () => {
+    await using h = await startPresenterHarness();
+    const token = await h.addUser('alice', listEventsIn(['team-a', 'team-b']));
+    await using all = await openSse(`${h.url}/notifications`, bearer(token));
+    await using onlyA = await openSse(`${h.url}/notifications?namespace=team-a`, bearer(token));
+    await using onlyC = await openSse(`${h.url}/notifications?namespace=team-c`, bearer(token));
+    for (const s of [all, onlyA, onlyC]) await s.next();
+    const seqs = await h.insert(
+      ...['team-a', 'team-b', 'team-c', 'team-a', 'team-c', 'team-b', 'team-a'].map((namespace) => buildRecord({ namespace })),
+    );
+    const [marker] = await h.insert(buildRecord({ namespace: 'team-a' }));
+    const got = {
+      all: eventFrames(await all.until((f) => f.id === String(marker))).map((f) => Number(f.id)),
+      onlyA: eventFrames(await onlyA.until((f) => f.id === String(marker))).map((f) => Number(f.id)),
+      // A filter on a namespace the user may not list yields nothing (the next frame is a heartbeat or none).
+      onlyC: onlyC.received,
+    };
+    expect(got).toEqual({
+      all: [seqs[0]!, seqs[1]!, seqs[3]!, seqs[5]!, seqs[6]!, marker!],
+      onlyA: [seqs[0]!, seqs[3]!, seqs[6]!, marker!],
+      onlyC: ': connected\nretry: 3000\n' + `id: ${seqs[0]! - 1}\n\n`,
+    });
+  });
+
   for (const [from, filler] of [['from memory', 0], ['from the table, once more rows passed than the hub keeps', 5000]] as const) {
     test(`a user whose access review is slow holds back no one else, then gets every row it may see once and in order (${from})`, async () => {
       // While `holding`, every new access review waits until the test lets it go.
