@@ -33,12 +33,21 @@ function clean(text: string): string {
 // JSON.stringify escapes exactly the characters clean() replaces (U+0000, lone surrogates), so the
 // common case needs no replacer function, which costs far more than one scan of the output.
 const escapedUnstorable = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-const cleanStrings = (_key: string, value: unknown) => (typeof value === 'string' ? clean(value) : value);
+// A replacer cannot rename keys, and a NUL or lone surrogate in a key (a label name) would make
+// PostgreSQL refuse the whole row: copy the value with keys and strings cleaned instead.
+function cleanDeep(value: unknown): unknown {
+  if (typeof value === 'string') return clean(value);
+  if (Array.isArray(value)) return value.map(cleanDeep);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Obj = {};
+  for (const key in value as Obj) out[clean(key)] = cleanDeep((value as Obj)[key]);
+  return out;
+}
 
-/** JSON text of `value` with every string cleaned for PostgreSQL. */
+/** JSON text of `value` with every key and string cleaned for PostgreSQL. */
 function stringifyClean(value: unknown): string {
   const text = JSON.stringify(value);
-  return escapedUnstorable.test(text) ? JSON.stringify(value, cleanStrings) : text;
+  return escapedUnstorable.test(text) ? JSON.stringify(cleanDeep(value)) : text;
 }
 
 function cleanOrNull(value: string | null): string | null {
@@ -217,7 +226,7 @@ export function buildEventRecord(
   // No escaped NUL or lone surrogate in `raw` means none in any string of the event: the columns
   // below need no cleaning (the rare other case cleans them all).
   const storable = !escapedUnstorable.test(raw);
-  if (!storable) raw = JSON.stringify(copy, cleanStrings);
+  if (!storable) raw = JSON.stringify(cleanDeep(copy));
   const record: EventRecord = {
     created_at: createdAt,
     cluster_name: context.clusterName,

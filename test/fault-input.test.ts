@@ -29,7 +29,7 @@ describe('bad events from the API server', () => {
     const unicodeText = 'emoji 😀👩‍👩‍👧 RTL مرحبا עברית \u202Eevil\u202C é\u0301 zero\u200Bwidth \uFEFFBOM NUL\u0000byte lone \ud800 high and \udc00 low';
     const unicode = sim.createEvent(
       buildKubeEvent({
-        metadata: { name: 'unicode.1', namespace: 'ünï-cödé' },
+        metadata: { name: 'unicode.1', namespace: 'ünï-cödé', labels: { 'team\u0000x': 'a', 'k\ud800': 'v\u0000' } },
         reason: 'Émoji😀',
         message: unicodeText,
         involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'ünï-cödé', name: 'בדיקה-\u0000-pod', uid: 'u-1' },
@@ -59,7 +59,13 @@ describe('bad events from the API server', () => {
     const row = async (uid: string) =>
       (await sql`select created_at, namespace, resource_kind, resource_name, involved_object_uid, event_type, reason, message, count, raw
                  from k8s_events where uid = ${uid}`)[0];
-    const rawOf = (object: KubeObject) => JSON.parse(JSON.stringify(object, (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)));
+    // Keys too: a NUL or lone surrogate in a label name would otherwise make PostgreSQL refuse the row.
+    const cleaned = (value: unknown): unknown =>
+      typeof value === 'string' ? storable(value)
+      : Array.isArray(value) ? value.map(cleaned)
+      : value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), cleaned(v)]))
+      : value;
+    const rawOf = (object: KubeObject) => JSON.parse(JSON.stringify(cleaned(object)));
     expect(await row(unicode.metadata.uid)).toEqual({
       created_at: new Date('2030-01-02T03:04:05Z'),
       namespace: 'ünï-cödé',
@@ -73,6 +79,9 @@ describe('bad events from the API server', () => {
       raw: rawOf(unicode),
     });
     expect(storable(unicodeText)).toContain('lone \uFFFD high and \uFFFD low');
+    expect((await sql`select labels from k8s_events where uid = ${unicode.metadata.uid}`)[0]).toEqual({
+      labels: { 'team\uFFFDx': 'a', 'k\uFFFD': 'v\uFFFD' },
+    });
     const big = await row(oversized.metadata.uid);
     expect({ length: (big!.message as string).length, raw: big!.raw }).toEqual({ length: 1_048_576, raw: rawOf(oversized) });
     expect(await row(malformed.metadata.uid)).toEqual({

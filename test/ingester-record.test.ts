@@ -149,11 +149,11 @@ describe('buildEventRecord', () => {
     expect(build(event)).toEqual(expected);
   });
 
-  test('NUL and lone surrogates become U+FFFD in every text column, in labels and in raw; other text is kept as is', () => {
+  test('NUL and lone surrogates become U+FFFD in every text column, in label names and values and in raw; other text is kept as is', () => {
     const bad = (text: string) => `${text}\u0000|\ud800|\udc00|😀`;
     const good = (text: string) => `${text}\uFFFD|\uFFFD|\uFFFD|😀`;
     const event = buildLegacyEvent({
-      metadata: { name: 'web.1', namespace: bad('shop'), uid: 'ev-1', resourceVersion: bad('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: bad('v') } },
+      metadata: { name: 'web.1', namespace: bad('shop'), uid: 'ev-1', resourceVersion: bad('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: bad('v'), [bad('key')]: 'x' } },
       involvedObject: { apiVersion: bad('v1'), kind: 'Pod', namespace: 'shop', name: bad('web'), uid: bad('pod-1') },
       type: bad('Warning'),
       reason: bad('BackOff'),
@@ -175,11 +175,11 @@ describe('buildEventRecord', () => {
         resource_version: good('42'),
         reporting_controller: good('kubelet'),
       }),
-      labels: JSON.stringify({ k: good('v') }),
+      labels: JSON.stringify({ k: good('v'), [good('key')]: 'x' }),
     });
     expect(JSON.parse(raw)).toEqual({
       ...JSON.parse(JSON.stringify(event)),
-      metadata: { name: 'web.1', namespace: good('shop'), uid: 'ev-1', resourceVersion: good('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: good('v') } },
+      metadata: { name: 'web.1', namespace: good('shop'), uid: 'ev-1', resourceVersion: good('42'), creationTimestamp: '2030-01-01T00:00:00Z', labels: { k: good('v'), [good('key')]: 'x' } },
       involvedObject: { apiVersion: good('v1'), kind: 'Pod', namespace: 'shop', name: good('web'), uid: good('pod-1') },
       type: good('Warning'),
       reason: good('BackOff'),
