@@ -60,22 +60,21 @@ export function createEventVisibility(options: {
     const target = await resolver.resolve(kind);
     return target !== null && (await authorizer.canGet(username, creds, namespace, target));
   };
+  const peekDecision = (username: string, namespace: string, kind: string): CachedDecision | undefined => {
+    const list = authorizer.peekUntil(username, namespace);
+    if (list === undefined || !list.allowed) return list;
+    // The kind's mapping has its own cache: it is looked up again whenever the decision is.
+    const target = resolver.peek(kind);
+    if (target === undefined) return undefined;
+    if (target === null) return { allowed: false, recheckAt: list.recheckAt };
+    const get = authorizer.peekGetUntil(username, namespace, target);
+    return get && { allowed: get.allowed, recheckAt: Math.min(list.recheckAt, get.recheckAt) };
+  };
   return {
     strict: true,
     keyOf: (namespace, kind) => `${namespace}\u0000${kind}`,
-    peek(username, namespace, kind) {
-      return this.peekDecision(username, namespace, kind)?.allowed;
-    },
-    peekDecision(username, namespace, kind) {
-      const list = authorizer.peekUntil(username, namespace);
-      if (list === undefined || !list.allowed) return list;
-      // The kind's mapping has its own cache: it is looked up again whenever the decision is.
-      const target = resolver.peek(kind);
-      if (target === undefined) return undefined;
-      if (target === null) return { allowed: false, recheckAt: list.recheckAt };
-      const get = authorizer.peekGetUntil(username, namespace, target);
-      return get && { allowed: get.allowed, recheckAt: Math.min(list.recheckAt, get.recheckAt) };
-    },
+    peek: (username, namespace, kind) => peekDecision(username, namespace, kind)?.allowed,
+    peekDecision,
     async canSee(username, creds, namespace, kind) {
       return (await authorizer.canList(username, creds, namespace)) && (await canGetKind(username, creds, namespace, kind));
     },
