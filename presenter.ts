@@ -23,7 +23,7 @@ if (config.kube.inCluster) kubeConfig.loadFromCluster();
 else if (config.kube.kubeconfigPath) kubeConfig.loadFromFile(config.kube.kubeconfigPath);
 else kubeConfig.loadFromDefault();
 
-const probe = createSql(config.db.url, { max: 1 });
+const probe = createSql(config.db.url, { max: 1, applicationName: 'events-presenter-probe', fetchTypes: false });
 await waitForDb(probe, { timeoutMs: config.db.readyTimeoutMs, log: runLog });
 await probe.end();
 if (config.db.migrateOnStart) await runMigrations(config.db.url, { log: runLog });

@@ -57,6 +57,15 @@ export function createSql(url: string, options: { max?: number; applicationName?
   });
 }
 
+/**
+ * `values` as one PostgreSQL array literal (every element quoted, `\\` and `"` escaped), to bind as
+ * a single text parameter cast to `text[]` or `uuid[]`. Works on pools created with
+ * `fetchTypes: false`, which cannot bind JavaScript arrays.
+ */
+export function toArrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
 /** Doubles `delayMs` up to `maxMs`; the shared shape of every retry loop here. */
 export function nextBackoffMs(delayMs: number, maxMs: number): number {
   return Math.min(maxMs, Math.max(1, delayMs) * 2);

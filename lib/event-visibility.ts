@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import type { Authorizer, CachedDecision } from './access-review.ts';
-import type { Sql } from './db.ts';
+import { toArrayLiteral, type Sql } from './db.ts';
 import type { KindResolver } from './kind-resolver.ts';
 import type { NamespaceCatalog } from './namespace-catalog.ts';
 import type { UserCredentials } from './user-credentials.ts';
@@ -108,7 +108,9 @@ export function createEventVisibility(options: {
 export function scopeToSql(sql: Sql, scope: Exclude<VisibleScope, 'all'>): postgres.PendingQuery<postgres.Row[]> {
   if (scope.length === 0) return sql`false`;
   const terms = scope.map(({ namespaces, kinds }) =>
-    kinds ? sql`(namespace = any(${namespaces}::text[]) and resource_kind = any(${kinds}::text[]))` : sql`namespace = any(${namespaces}::text[])`,
+    kinds
+      ? sql`(namespace = any(${toArrayLiteral(namespaces)}::text[]) and resource_kind = any(${toArrayLiteral(kinds)}::text[]))`
+      : sql`namespace = any(${toArrayLiteral(namespaces)}::text[])`,
   );
   const joined = terms.slice(1).reduce((acc, term) => sql`${acc} or ${term}`, terms[0]!);
   return sql`(${joined})`;

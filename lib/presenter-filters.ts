@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { Sql } from './db.ts';
+import { toArrayLiteral, type Sql } from './db.ts';
 import { parseDurationMs } from './duration.ts';
 import type { StoredEvent } from './event-store.ts';
 
@@ -130,8 +130,8 @@ export function filtersToSql(sql: Sql, filters: EventFilters): postgres.PendingQ
     const column = equalityFilters[name];
     parts.push(
       name === 'composition_id'
-        ? sql`${sql(column)} = any(${values}::uuid[])`
-        : sql`${sql(column)} = any(${values}::text[])`,
+        ? sql`${sql(column)} = any(${toArrayLiteral(values)}::uuid[])`
+        : sql`${sql(column)} = any(${toArrayLiteral(values)}::text[])`,
     );
   }
   if (filters.labels) parts.push(sql`labels @> ${JSON.stringify(filters.labels)}::jsonb`);

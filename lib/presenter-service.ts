@@ -50,7 +50,9 @@ export async function startPresenter(options: {
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = createPresenterMetrics(options.meter);
-  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter' });
+  // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
+  // query, whose dropped promise would be an unhandled rejection after a restart (lib/db.ts).
+  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
   const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { createServer, connect, type Socket } from 'node:net';
-import { createSql, runMigrations, waitForDb } from '../lib/db.ts';
+import { createSql, runMigrations, toArrayLiteral, waitForDb } from '../lib/db.ts';
 import { createEventRowWriter, findStoredVersions, insertEventRows, readEventsAfter, readLastSeq } from '../lib/event-store.ts';
 import { silentLogger } from '../lib/log.ts';
 import { buildRecord } from './support/builders.ts';
@@ -130,6 +130,23 @@ describe('connections terminated while they start', () => {
       // postgres.js 3.4.9 replays the dead connection's 57P01 onto the next query (porsager/postgres#1223):
       // a caught failure that the writer retries. With type fetching the same reset is an unhandled rejection.
       expect(results).toEqual(['CONNECTION_CLOSED', '57P01', [{ ok: 1 }]]);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+});
+
+describe('array parameters without type fetching', () => {
+  test('an array literal binds every string exactly, quotes, backslashes, commas, braces and unicode included, as text[] and uuid[]', async () => {
+    await using db = await createTestDatabase();
+    const sql = createSql(db.url, { max: 1, fetchTypes: false });
+    try {
+      const texts = ['plain', '', 'a,b', '{x}', 'say "hi"', 'back\\slash\\', 'NULL', ' spaced ', 'ünï 😀', "it's; drop table x"];
+      const uuids = ['00000000-0000-4000-8000-000000000001', 'ffffffff-ffff-4fff-bfff-ffffffffffff'];
+      const textRows = await sql<{ value: string }[]>`select unnest(${toArrayLiteral(texts)}::text[]) as value`;
+      const uuidRows = await sql<{ value: string }[]>`select unnest(${toArrayLiteral(uuids)}::uuid[])::text as value`;
+      const empty = await sql<{ n: number }[]>`select cardinality(${toArrayLiteral([])}::text[]) as n`;
+      expect([textRows.map((r) => r.value), uuidRows.map((r) => r.value), empty[0]!.n]).toEqual([texts, uuids, 0]);
     } finally {
       await sql.end({ timeout: 1 });
     }
