@@ -8,7 +8,7 @@
 // that ended and reconnects (the clients reconnect with Last-Event-ID, as EventSource does); the time
 // from PostgreSQL accepting connections to the first frame of a row committed after the restart, and
 // to the delivery of every event written before it; latency after the restart vs the baseline window.
-// Usage: bun bench/pg-restart.ts [--rate 2000] [--clients 300] [--warmup 5] [--baseline 10] [--down 3] [--after 10]
+// Usage: bun bench/pg-restart.ts [--rate 2000] [--clients 300] [--warmup 5] [--baseline 10] [--down 3] [--after 10] [--keep-logs]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import postgres from 'postgres';
 import { signDevToken } from '../dev/tokens.ts';
 import { createEventGenerator } from './support/events.ts';
 import { openBenchDatabase } from './support/pg.ts';
-import { log, machineInfo, numberFlag, printResults, processCpuSeconds, type ResultRow } from './support/report.ts';
+import { flag, log, machineInfo, numberFlag, printResults, processCpuSeconds, type ResultRow } from './support/report.ts';
 import { addListUsers, nowMs, spawnClients, spawnPresenter, startOpenLoop } from './support/sse-stack.ts';
 import { spawnIngester, startBenchSimulator } from './support/stack.ts';
 
@@ -150,7 +150,8 @@ ingester.removeLogs();
 presenter.child.kill('SIGTERM');
 await presenter.child.exited;
 await bench.dispose();
-rmSync(dir, { recursive: true, force: true });
+if (flag('keep-logs')) log(`logs kept in ${dir}`);
+else rmSync(dir, { recursive: true, force: true });
 
 const b = 'pg-restart';
 const rows: ResultRow[] = [

@@ -128,7 +128,7 @@ export function createCatchUp(options: {
       } catch (err) {
         log.warn('stream catch-up failed, retrying', { user: group.username, after: group.behind, delay_ms: delayMs, ...errorFields(err) });
         await sleep(delayMs, signal);
-        delayMs = Math.min(5000, delayMs * 2);
+        delayMs = Math.min(1000, delayMs * 2);
       }
     }
   };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { createServer, connect, type Socket } from 'node:net';
-import { createSql, runMigrations, toArrayLiteral, waitForDb } from '../lib/db.ts';
+import { createSql, reconnectDelaySeconds, runMigrations, toArrayLiteral, waitForDb } from '../lib/db.ts';
 import { createEventRowWriter, findStoredVersions, insertEventRows, readEventsAfter, readLastSeq } from '../lib/event-store.ts';
 import { silentLogger } from '../lib/log.ts';
 import { buildRecord } from './support/builders.ts';
@@ -133,6 +133,12 @@ describe('connections terminated while they start', () => {
     } finally {
       await sql.end({ timeout: 1 });
     }
+  });
+});
+
+describe('reconnecting', () => {
+  test('a pool waits 20 ms after its first failed connect, doubling to at most 250 ms, never postgres.js\'s 20 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 10, 50].map(reconnectDelaySeconds)).toEqual([0.02, 0.04, 0.08, 0.16, 0.25, 0.25, 0.25, 0.25]);
   });
 });
 

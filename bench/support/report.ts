@@ -109,8 +109,8 @@ export function machineInfo() {
   return { nproc: cpus().length, memory_gb: +(totalmem() / 2 ** 30).toFixed(1), bun: Bun.version };
 }
 
-const fmt = (v: number | undefined) =>
-  v === undefined || Number.isNaN(v) ? '' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : String(+v.toFixed(2));
+const fmt = (v: number | null | undefined) =>
+  v === undefined || v === null || Number.isNaN(v) ? '' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : String(+v.toFixed(2));
 
 /** Prints the rows as a table, then one machine-readable line for bench/run.ts. */
 export function printResults(rows: ResultRow[], extra: Record<string, unknown> = {}): void {

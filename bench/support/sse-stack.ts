@@ -147,6 +147,7 @@ export function startOpenLoop(sim: Simulator, generator: ReturnType<typeof creat
   let owed = 0;
   let running = true;
   let created = 0;
+  const createdIn = new Map<string, number>();
   const done = (async () => {
     const start = performance.now();
     let tick = 0;
@@ -163,6 +164,8 @@ export function startOpenLoop(sim: Simulator, generator: ReturnType<typeof creat
         if (update) sim.updateEvent(event as never);
         else sim.createEvent(event as never);
         created++;
+        const namespace = (event as { metadata?: { namespace?: string } }).metadata?.namespace ?? '';
+        createdIn.set(namespace, (createdIn.get(namespace) ?? 0) + 1);
       }
       tick++;
     }
@@ -170,6 +173,10 @@ export function startOpenLoop(sim: Simulator, generator: ReturnType<typeof creat
   return {
     get created() {
       return created;
+    },
+    /** Events created so far per namespace (a copy), for exact expected frame counts. */
+    createdByNamespace(): Map<string, number> {
+      return new Map(createdIn);
     },
     async stop() {
       running = false;
