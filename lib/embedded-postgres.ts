@@ -18,8 +18,6 @@ export interface EmbeddedPostgresOptions {
   durable?: boolean;
   /** Default 300, enough for many concurrent test files. */
   maxConnections?: number;
-  /** More server settings (`name=value`), e.g. memory sizes for benchmarks. */
-  settings?: readonly string[];
   /** Superuser name and password, fixed at initdb time. Default `postgres` / `postgres`. */
   user?: string;
   password?: string;
@@ -64,7 +62,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const pgCtl = await resolvePgCtl();
   const settings = [`listen_addresses=127.0.0.1`, `unix_socket_directories=`, `max_connections=${maxConnections}`];
   if (!durable) settings.push('fsync=off', 'synchronous_commit=off', 'full_page_writes=off');
-  settings.push(...(options.settings ?? []));
 
   let port = options.port ?? (await findFreePort());
   let pid: number | undefined;

@@ -43,16 +43,6 @@ async function freshDatabase(serverUrl: string): Promise<string> {
   return url.href;
 }
 
-/**
- * The embedded server's settings beyond PostgreSQL's defaults: memory and WAL sized as for a small
- * production server (the defaults, 128 MB of shared buffers and a checkpoint every 1 GB of WAL,
- * make a 5M-row run mostly measure buffer eviction and checkpoints). Still durable (fsync on).
- * `--pg-defaults` keeps PostgreSQL's defaults.
- */
-const benchPostgresSettings = process.argv.includes('--pg-defaults')
-  ? []
-  : ['shared_buffers=2GB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
-
 /** Starts (or reuses) the server and returns a fresh migrated database. */
 export async function openBenchDatabase(): Promise<BenchDatabase> {
   let embedded: EmbeddedPostgres | undefined;
@@ -61,7 +51,7 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     server ??= (async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'events-bench-pg-'));
       try {
-        const pg = await startEmbeddedPostgres({ dataDir, persistent: false, durable: true, settings: benchPostgresSettings });
+        const pg = await startEmbeddedPostgres({ dataDir, persistent: false, durable: true });
         const stop = () => pg.terminateSync();
         process.once('exit', stop);
         process.once('SIGINT', () => process.exit(130));
