@@ -85,7 +85,9 @@ export function createNamespaceCatalog(options: { sql: Sql; refreshMs: number; n
     },
     observe(namespace, kind) {
       known.add(namespace);
-      if (kind !== undefined && kindsSeq !== undefined) addPair(namespace, kind);
+      // Also before the first read of kinds has finished: a row committed after that read's snapshot
+      // is known only from here until the next refresh.
+      if (kind !== undefined) addPair(namespace, kind);
     },
   };
 }
