@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -130,6 +130,7 @@ describe('startEmbeddedPostgres', () => {
     const scriptDir = makeTempDir('pg-nonroot');
     try {
       chmodSync(scriptDir, 0o755);
+      stageProbeRuntime(scriptDir);
       const script = join(scriptDir, 'probe.ts');
       writeFileSync(script, nonRootProbe());
       const asRoot = process.getuid?.() === 0;
@@ -151,15 +152,24 @@ describe('startEmbeddedPostgres', () => {
   });
 });
 
+// The unprivileged user may not be able to enter the checkout (a clone in a 0700 `mktemp -d`
+// folder): the probe runs from a copy of the module and the packages it loads.
+const probePackages = /^(postgres|embedded-postgres|@embedded-postgres|async-exit-hook|pg|pg-.+|pgpass|postgres-.+|split2|xtend)$/;
+function stageProbeRuntime(dir: string): void {
+  cpSync(join(import.meta.dir, '..', 'lib', 'embedded-postgres.ts'), join(dir, 'lib', 'embedded-postgres.ts'));
+  const modules = join(import.meta.dir, '..', 'node_modules');
+  for (const name of readdirSync(modules).filter((n) => probePackages.test(n))) {
+    cpSync(join(modules, name), join(dir, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
+  }
+}
+
 function nonRootProbe(): string {
-  const lib = JSON.stringify(join(import.meta.dir, '..', 'lib', 'embedded-postgres.ts'));
-  const driver = JSON.stringify(Bun.resolveSync('postgres', import.meta.dir));
   return `
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from ${driver};
-import { startEmbeddedPostgres } from ${lib};
+import postgres from 'postgres';
+import { startEmbeddedPostgres } from './lib/embedded-postgres.ts';
 const dataDir = mkdtempSync(join(tmpdir(), 'events-stack-pg-nonroot-data-'));
 const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false });
 const sql = postgres(server.url, { max: 1 });
