@@ -15,14 +15,14 @@
 // Usage: bun bench/mixed.ts [--rate 2000] [--clients 10000] [--users 100] [--namespaces 1000]
 //        [--ns-per-user 1] [--warmup 60] [--seconds 20] [--authz-ttl 1h] [--keep-logs]
 // `--keep-logs`: keep the presenter's log folder (printed) instead of removing it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signDevToken } from '../dev/tokens.ts';
 import { createEventGenerator } from './support/events.ts';
 import { openBenchDatabase } from './support/pg.ts';
 import { flag, log, machineBusySeconds, machineInfo, numberFlag, printResults, processCpuSeconds, processRssBytes, type ResultRow } from './support/report.ts';
-import { addListUsers, nowMs, spawnClients, spawnPresenter, startOpenLoop } from './support/sse-stack.ts';
+import { addListUsers, nowMs, spawnClients, spawnPresenter, startOpenLoop, stopSseStack } from './support/sse-stack.ts';
 import { postgresCpuSeconds, spawnIngester, startBenchSimulator } from './support/stack.ts';
 
 const rate = numberFlag('rate', 2000);
@@ -101,14 +101,7 @@ const cpuNote = `cores over the ${wall.toFixed(1)} s window: presenter ${used.pr
 log(`${JSON.stringify(report)}; ${cpuNote}`);
 const presenterRss = processRssBytes(presenter.child.pid);
 
-await clients.exit();
-await ingester.stop();
-ingester.removeLogs();
-presenter.child.kill('SIGTERM');
-await presenter.child.exited;
-await bench.dispose();
-if (flag('keep-logs')) log(`logs kept in ${dir}`);
-else rmSync(dir, { recursive: true, force: true });
+await stopSseStack({ clients, ingester, presenter, bench, dir });
 
 const scale = `${rate}/s × ${clientCount} clients (${userCount} users, ${namespaceCount} ns, ~${visiblePerEvent}/event)`;
 const rows: ResultRow[] = [

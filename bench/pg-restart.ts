@@ -9,15 +9,15 @@
 // from PostgreSQL accepting connections to the first frame of a row committed after the restart, and
 // to the delivery of every event written before it; latency after the restart vs the baseline window.
 // Usage: bun bench/pg-restart.ts [--rate 2000] [--clients 300] [--warmup 5] [--baseline 10] [--down 3] [--after 10] [--keep-logs]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { signDevToken } from '../dev/tokens.ts';
 import { createEventGenerator } from './support/events.ts';
 import { openBenchDatabase } from './support/pg.ts';
-import { flag, log, machineInfo, numberFlag, printResults, processCpuSeconds, type ResultRow } from './support/report.ts';
-import { addListUsers, nowMs, spawnClients, spawnPresenter, startOpenLoop } from './support/sse-stack.ts';
+import { log, machineInfo, numberFlag, printResults, processCpuSeconds, type ResultRow } from './support/report.ts';
+import { addListUsers, nowMs, spawnClients, spawnPresenter, startOpenLoop, stopSseStack } from './support/sse-stack.ts';
 import { spawnIngester, startBenchSimulator } from './support/stack.ts';
 
 const rate = numberFlag('rate', 2000);
@@ -143,15 +143,8 @@ const reconnectTotal = reconnects.reduce((a, b) => a + b, 0);
 const cpuNote = `presenter ${(cpu1.presenter - cpu0.presenter).toFixed(1)} CPU-s, ingester ${(cpu1.ingester - cpu0.ingester).toFixed(1)} CPU-s from the stop to the end`;
 log(`catch-up ${catchUpS.toFixed(3)} s (first commit ${commitS.toFixed(3)} s), backlog ${backlogS.toFixed(3)} s; ${JSON.stringify(after)}; ${cpuNote}`);
 
-await clients.exit();
 await probe.end();
-await ingester.stop();
-ingester.removeLogs();
-presenter.child.kill('SIGTERM');
-await presenter.child.exited;
-await bench.dispose();
-if (flag('keep-logs')) log(`logs kept in ${dir}`);
-else rmSync(dir, { recursive: true, force: true });
+await stopSseStack({ clients, ingester, presenter, bench, dir });
 
 const b = 'pg-restart';
 const rows: ResultRow[] = [

@@ -1,11 +1,12 @@
 // The presenter side of the SSE benchmarks (bench/sse.ts, bench/pg-restart.ts, bench/mixed.ts):
 // `bun presenter.ts` as a subprocess, the separate SSE client process (sse-clients.ts) driven over
 // stdin/stdout, and the open-loop producer that stamps each event's write time into its message.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Simulator } from '../../dev/simulator/index.ts';
 import type { createEventGenerator } from './events.ts';
-import { freePort } from './stack.ts';
+import { flag, log } from './report.ts';
+import { freePort, type BenchSimulator, type IngesterProcess } from './stack.ts';
 
 const root = join(import.meta.dir, '..', '..');
 export const nowMs = () => performance.timeOrigin + performance.now();
@@ -199,4 +200,25 @@ export async function addListUsers(sim: Simulator, authnNs: string, users: reado
       }),
     );
   }
+}
+
+/**
+ * Stops a whole SSE benchmark stack in order (clients, ingester, presenter, simulator) and removes
+ * the log folder `dir`, or keeps it and says where with `--keep-logs`.
+ */
+export async function stopSseStack(stack: {
+  clients: { exit(): Promise<void> };
+  ingester: IngesterProcess;
+  presenter: PresenterProcess;
+  bench: BenchSimulator;
+  dir: string;
+}): Promise<void> {
+  await stack.clients.exit();
+  await stack.ingester.stop();
+  stack.ingester.removeLogs();
+  stack.presenter.child.kill('SIGTERM');
+  await stack.presenter.child.exited;
+  await stack.bench.dispose();
+  if (flag('keep-logs')) log(`logs kept in ${stack.dir}`);
+  else rmSync(stack.dir, { recursive: true, force: true });
 }
