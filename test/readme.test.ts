@@ -42,7 +42,7 @@ describe('README', () => {
 
   test('the test command CI runs is the one the README gives', () => {
     const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
-    expect(readme).toContain('bun test                                    # test');
-    expect(ci).toMatch(/\nbun test /);
+    expect(readme).toContain('bun test --timeout 30000                    # test');
+    expect(ci).toMatch(/\nbun test --timeout 30000 /);
   });
 });
