@@ -129,6 +129,7 @@ export function startDemoWorkload(options: {
       options.sim.createEvent(schedulingEvent(pod, now));
     }
   };
+  if (options.signal.aborted) return;
   const timer = setInterval(tick, Math.max(1, Math.round(1000 / options.eventsPerSecond)));
   options.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }

@@ -1,5 +1,6 @@
 import type { Sql } from './db.ts';
 import { errorFields, type Logger } from './log.ts';
+import { sleep } from './sleep.ts';
 import { dropExpiredPartitions, dropPartitionsOverSize, ensurePartitionsAround } from './partitions.ts';
 
 /** Retention and look-ahead settings of partition maintenance. */
@@ -55,14 +56,7 @@ export async function runMaintenanceLoop(options: {
       waitMs = Math.min(options.intervalMs, 30_000);
       options.log.warn('partition maintenance failed', { attempt, delay_ms: waitMs, ...errorFields(err) });
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done() {
-        clearTimeout(timer);
-        options.signal.removeEventListener('abort', done);
-        resolve();
-      }
-      options.signal.addEventListener('abort', done, { once: true });
-    });
+    // A stop that lands during a pass has already fired 'abort': `sleep` checks for that.
+    await sleep(waitMs, options.signal);
   }
 }

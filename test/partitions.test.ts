@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { createSql, runMigrations } from '../lib/db.ts';
 import { insertEventRows } from '../lib/event-store.ts';
 import { silentLogger } from '../lib/log.ts';
+import { runMaintenanceLoop } from '../lib/maintenance.ts';
 import { dropExpiredPartitions, dropPartitionsOverSize, ensurePartitions, ensurePartitionsAround, listPartitions } from '../lib/partitions.ts';
 import { buildRecord } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
@@ -93,5 +94,30 @@ describe('partition maintenance', () => {
     expect(await dropPartitionsOverSize(db.sql, { nowMs, maxBytes: 1 })).toEqual(['k8s_events_2026_11_25', 'k8s_events_2026_11_26']);
     const total = (await listPartitions(db.sql)).reduce((sum, p) => sum + p.bytes, 0);
     expect(await dropPartitionsOverSize(db.sql, { nowMs, maxBytes: total })).toEqual([]);
+  });
+
+  test('a stop that arrives during a pass ends the loop when the pass is done, not an interval later', async () => {
+    await using db = await emptyPartitionedDatabase();
+    const stop = new AbortController();
+    const loop = runMaintenanceLoop({
+      sql: db.sql,
+      settings: { partitionsAheadDays: 2, retentionMs: 7 * dayMs, retentionMaxBytes: 0 },
+      intervalMs: 3_600_000,
+      // Called just before the pass starts: the abort is already fired when the pass finishes.
+      now: () => {
+        stop.abort();
+        return Date.parse('2026-11-27T12:00:00Z');
+      },
+      log: silentLogger,
+      signal: stop.signal,
+    });
+    const outcome = await Promise.race([loop.then(() => 'ended'), Bun.sleep(10_000).then(() => 'still waiting')]);
+    expect(outcome).toBe('ended');
+    expect((await listPartitions(db.sql)).map((p) => p.name)).toEqual([
+      'k8s_events_2026_11_26',
+      'k8s_events_2026_11_27',
+      'k8s_events_2026_11_28',
+      'k8s_events_2026_11_29',
+    ]);
   });
 });
