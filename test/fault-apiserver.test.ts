@@ -74,7 +74,9 @@ describe('API server faults', () => {
       for (let i = 0; i < 50; i++) env.sim.createEvent(buildKubeEvent());
       env.sim.compact();
       // Each relist re-reads everything (up to ~1,900 events): generous on a loaded CI machine.
-      await waitFor(async () => (await relists(env.metrics.read)) >= round, { what: `relist ${round}`, timeoutMs: 15_000 });
+      // The relist counts when it starts; waiting for the watch after it means its list was served,
+      // so the next round's compaction is sure to expire that watch's version.
+      await waitFor(async () => (await relists(env.metrics.read)) >= round && env.sim.openWatches() === 1, { what: `relist ${round}`, timeoutMs: 15_000 });
     }
     await producing;
     await expectTableEqualsHistory(env.sql, env.sim);
