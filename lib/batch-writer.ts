@@ -17,7 +17,11 @@ export interface BatchWriterOptions {
   /** Writes one batch idempotently and returns how many rows were new. */
   write(records: EventRecord[]): Promise<number>;
   maxRows: number;
-  /** How long a row arriving at an idle writer waits for company before its batch is written. */
+  /**
+   * How long a row arriving at an idle writer waits for company before its batch is written. 0:
+   * until the current turn of the event loop is over, so rows that arrive together (one watch
+   * chunk) still share a statement.
+   */
   flushIntervalMs: number;
   /** Rows held (queued + being written) before `push` asks the caller to wait. */
   bufferMaxRows: number;
@@ -49,7 +53,7 @@ function isPermanent(code: string | undefined): boolean {
 
 /**
  * Creates a writer with adaptive batching: a row reaching an idle writer is written after
- * `flushIntervalMs`; while a batch is being written the next one collects, up to `maxRows`, so
+ * `flushIntervalMs` (0: at the end of the current event-loop turn); while a batch is being written the next one collects, up to `maxRows`, so
  * batches grow with load. Up to `maxInFlight` batches are written at once (one per writer
  * connection; a further one starts only with a full batch, so light load keeps one statement, and
  * one NOTIFY, at a time). Failed writes are retried with capped exponential backoff, forever (until
@@ -65,7 +69,8 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   let queue: EventRecord[] = [];
   let inFlightRows = 0;
   let inFlight = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Cancels the pending flush of an idle writer's first rows, if one is scheduled.
+  let cancelFlush: (() => void) | undefined;
   let waiters: (() => void)[] = [];
   let idleWaiters: (() => void)[] = [];
   const giveUp = new AbortController();
@@ -86,9 +91,23 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     for (const resolve of idle) resolve();
   };
 
+  const stopFlushTimer = () => {
+    cancelFlush?.();
+    cancelFlush = undefined;
+  };
+
+  const scheduleFlush = (flush: () => void) => {
+    if (options.flushIntervalMs <= 0) {
+      const handle = setImmediate(flush);
+      cancelFlush = () => clearImmediate(handle);
+    } else {
+      const handle = setTimeout(flush, options.flushIntervalMs);
+      cancelFlush = () => clearTimeout(handle);
+    }
+  };
+
   const startBatch = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+    stopFlushTimer();
     const batch = queue.length <= options.maxRows ? queue : queue.slice(0, options.maxRows);
     queue = queue.length <= options.maxRows ? [] : queue.slice(options.maxRows);
     inFlight++;
@@ -113,11 +132,11 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     // After close() gave up nothing is written any more (the pool may be closed).
     if (queue.length === 0 || inFlight >= maxInFlight || giveUp.signal.aborted) return;
     if (queue.length >= options.maxRows) startBatch();
-    else if (inFlight === 0 && timer === undefined) {
-      timer = setTimeout(() => {
-        timer = undefined;
+    else if (inFlight === 0 && cancelFlush === undefined) {
+      scheduleFlush(() => {
+        cancelFlush = undefined;
         if (queue.length > 0 && inFlight === 0 && !giveUp.signal.aborted) startBatch();
-      }, options.flushIntervalMs);
+      });
     }
   };
 
@@ -165,8 +184,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       return buffered();
     },
     async close(timeoutMs) {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      stopFlushTimer();
       const drained = new Promise<void>((resolve) => {
         if (queue.length === 0 && inFlight === 0) resolve();
         else idleWaiters.push(resolve);

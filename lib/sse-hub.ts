@@ -7,7 +7,8 @@ import type { EventFilters } from './presenter-filters.ts';
 import type { PresenterMetrics } from './presenter-metrics.ts';
 import { createAudienceIndex } from './sse-audience-index.ts';
 import { createCatchUp } from './sse-catch-up.ts';
-import { encodeEventFrame, encodeOpenFrame, heartbeatFrame } from './sse-frames.ts';
+import { encodeEventFrame, encodeOpenFrame } from './sse-frames.ts';
+import { startHeartbeats } from './sse-heartbeat.ts';
 import { createGroupWriter } from './sse-group-writer.ts';
 import { createLiveReader } from './sse-live-reader.ts';
 import { createRecentRows, type RecentRow } from './sse-recent-rows.ts';
@@ -137,9 +138,12 @@ export function createSseHub(options: {
 
   const reader = createLiveReader({ sql, batchRows, cursor: () => cursor, deliver, log, signal: stopController.signal });
 
-  const heartbeat = setInterval(() => {
-    for (const group of groups.values()) for (const client of group.clients) client.stream.writeComment(heartbeatFrame);
-  }, settings.heartbeatIntervalMs);
+  const heartbeats = startHeartbeats({
+    intervalMs: settings.heartbeatIntervalMs,
+    *streams() {
+      for (const group of groups.values()) for (const client of group.clients) yield client.stream;
+    },
+  });
 
   return {
     get cursor() {
@@ -195,7 +199,7 @@ export function createSseHub(options: {
       return stream;
     },
     async close() {
-      clearInterval(heartbeat);
+      heartbeats.stop();
       stopController.abort();
       for (const group of [...groups.values()]) for (const client of [...group.clients]) client.stream.closeWithResume('shutdown');
       await reader.finished();

@@ -54,7 +54,7 @@ describe('ingester configuration', () => {
       clusterName: undefined,
       kube: { kubeconfigPath: '/kc', inCluster: false },
       batchMaxRows: 1000,
-      batchFlushIntervalMs: 5,
+      batchFlushIntervalMs: 0,
       bufferMaxRows: 20_000,
       compositionLookup: true,
       compositionCacheTtlMs: 300_000,

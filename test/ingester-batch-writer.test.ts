@@ -27,6 +27,22 @@ describe('createBatchWriter', () => {
     expect(written).toEqual([[row]]);
   });
 
+  test('with a flush interval of 0, rows pushed in the same event-loop turn (microtasks included) share one batch, written after that turn', async () => {
+    const written: EventRecord[][] = [];
+    const writer = buildWriter({ write: async (rows) => (written.push(rows), rows.length), flushIntervalMs: 0 });
+    const [a, b, c] = [buildRecord(), buildRecord(), buildRecord()];
+    writer.push(a);
+    writer.push(b);
+    await Promise.resolve();
+    writer.push(c);
+    expect(written).toEqual([]);
+    await waitFor(() => written.length === 1);
+    const d = buildRecord();
+    writer.push(d);
+    await waitFor(() => written.length === 2);
+    expect(written).toEqual([[a, b, c], [d]]);
+  });
+
   test('rows arriving while a batch is written go into the next batch, which grows up to maxRows', async () => {
     const sizes: number[] = [];
     const gate = deferred();
