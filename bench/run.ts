@@ -1,7 +1,7 @@
 // Runs every benchmark, one after the other (each in its own process, so none inherits another's
 // memory or open sockets), and prints one table. Extra flags go to every benchmark that knows them;
 // `--only insert,ingest` picks some. `--quick` uses small sizes (a smoke run of a few minutes).
-// Usage: bun run bench [--quick] [--only insert,ingest,simulator,relist,query,growth,sse,pg-restart,mixed]
+// Usage: bun run bench [--quick] [--only insert,ingest,ingest-latency,simulator,relist,query,growth,sse,pg-restart,mixed]
 import { join } from 'node:path';
 import { flag, machineInfo, printResults, type ResultRow } from './support/report.ts';
 
@@ -10,6 +10,7 @@ const only = flag('only')?.split(',');
 const benches: { name: string; file: string; args: string[]; quickArgs: string[] }[] = [
   { name: 'insert', file: 'insert.ts', args: ['--events', '100000', '--rounds', '1'], quickArgs: ['--events', '20000', '--rounds', '1'] },
   { name: 'ingest', file: 'ingest.ts', args: ['--events', '200000'], quickArgs: ['--events', '30000'] },
+  { name: 'ingest-latency', file: 'ingest-latency.ts', args: [], quickArgs: ['--seconds', '4', '--warmup', '2'] },
   { name: 'simulator', file: 'simulator.ts', args: ['--events', '100000'], quickArgs: ['--events', '20000', '--rounds', '1'] },
   { name: 'relist', file: 'relist.ts', args: ['--events', '100000'], quickArgs: ['--events', '20000'] },
   { name: 'query', file: 'query.ts', args: ['--rows', '1000000'], quickArgs: ['--rows', '100000', '--iterations', '50'] },
