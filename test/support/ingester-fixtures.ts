@@ -80,17 +80,29 @@ export async function startTestIngester(options: {
   return disposable;
 }
 
+const checkStuck = Symbol('check stuck');
+
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let last: unknown;
   for (;;) {
+    // A check that never settles (a query on a hung connection) fails the wait, named, instead of
+    // running into the test's own timeout.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<typeof checkStuck>((resolve) => {
+      timer = setTimeout(() => resolve(checkStuck), Math.max(0, deadline - Date.now()) + 1000);
+    });
+    let value: Awaited<ReturnType<typeof check>> | typeof checkStuck = undefined;
     try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
+      value = await Promise.race([Promise.resolve().then(check), stuck]);
     } catch (err) {
       last = err;
+    } finally {
+      clearTimeout(timer);
     }
+    if (value === checkStuck) throw new Error(`timed out waiting for ${options.what ?? 'condition'}: the check itself did not return`);
+    if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
     await Bun.sleep(25);
   }
