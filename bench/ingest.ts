@@ -9,12 +9,14 @@
 // and two checksums computed on both sides (sum of resourceVersions; sum of the first 48 bits of
 // md5("uid/rv"), in two 24-bit halves).
 // Usage: bun bench/ingest.ts [--events 200000 | --seconds 600] [--plain-http] [--max-backlog 40000]
-//        [--skip-drain] [--watch-window 120000] [--event-ttl SECONDS]
+//        [--skip-drain] [--watch-window 120000] [--event-ttl SECONDS] [--skip-end-baseline]
 //        [--profile-dir DIR]  (the ingester writes a markdown CPU profile there on exit)
 //        (the issue's long run: --seconds 600 or --events 5000000. The simulator then keeps only
 //        the newest --watch-window changes for resuming watches, and deletes events after
 //        --event-ttl seconds (default 60 for runs over 500k events or with --seconds, else never),
 //        sending DELETED to the ingester as a real API server does, so its memory stays bounded.)
+//        A long run also measures the baseline again at the end, on the grown table, and reports
+//        the ratio to it and to the mean of both (unless --skip-end-baseline).
 import postgres from 'postgres';
 import { ApiError, type Simulator, type StoredObject } from '../dev/simulator/index.ts';
 import { createEventGenerator, describeRecords, generateStoredEvents, toRecords } from './support/events.ts';
@@ -89,8 +91,8 @@ const results: ResultRow[] = [];
 const baselineCount = Math.min(total, 200_000);
 log(`baseline: generating ${baselineCount} rows`);
 // In a function so the rows are garbage before the long part (this process is the simulator).
-const { baseline, shape } = await (async () => {
-  const baselineRecords = toRecords(generateStoredEvents(baselineCount, { seed }));
+async function measureBaseline(baselineSeed: number) {
+  const baselineRecords = toRecords(generateStoredEvents(baselineCount, { seed: baselineSeed }));
   for (const day of new Set(baselineRecords.map((r) => r.created_at.slice(0, 10)))) await admin`select ensure_k8s_events_partition(${day}::date)`;
   await admin`checkpoint`;
   const baselineRun = await measureInsertRate(
@@ -99,7 +101,8 @@ const { baseline, shape } = await (async () => {
     toBatches(baselineRecords, 1000),
   );
   return { baseline: baselineCount / baselineRun.seconds, shape: describeRecords(baselineRecords) };
-})();
+}
+const { baseline, shape } = await measureBaseline(seed);
 log(`baseline ${Math.round(baseline)} rows/s`);
 await admin`truncate k8s_events`;
 await admin`checkpoint`;
@@ -194,6 +197,14 @@ if ((stored?.n !== versions || !checksumsEqual) && wholeHistory) {
 const exitCode = await ingester.stop();
 const lossless = stored?.n === versions && stored?.versions === versions && checksumsEqual;
 if (!lossless) log(`LOSS: table ${JSON.stringify(stored)} vs produced ${JSON.stringify(produced)}; ingester output:\n${ingester.output()}`);
+// A long run ends on a table of millions of rows, where every insert costs PostgreSQL more than on
+// the empty table the first baseline saw: the same baseline again, on the grown table (other uids).
+let endBaseline: number | undefined;
+if (longRun && flag('skip-end-baseline') === undefined) {
+  log(`baseline again on the grown table (${versions} rows)`);
+  endBaseline = (await measureBaseline(seed + 2000)).baseline;
+  log(`end baseline ${Math.round(endBaseline)} rows/s`);
+}
 await counter.end();
 await admin.end();
 await bench.dispose();
@@ -239,6 +250,13 @@ results.push(
     note: `ingester ${cpu.ingester}s, postgres ${cpu.postgres}s, simulator ${cpu.simulator}s (of which generating events ${(produced.generatorMs / 1000).toFixed(1)}s), machine busy ${cpu.machine_busy}s of ${(cpu.wall * 2).toFixed(1)} core-s; ingester RSS ${Math.round(ingesterRss / 2 ** 20)} MB; simulator RSS max ${Math.round(simRssMax / 2 ** 20)} MB, ${stats.deleted} events expired by TTL; all events created after ${(producedMs / 1000).toFixed(1)} s`,
   },
 );
+if (endBaseline !== undefined) {
+  const meanBaseline = (baseline + endBaseline) / 2;
+  results.push(
+    { bench: 'ingest', metric: `sustained / baseline on the grown table (${versions} rows)`, value: rate, unit: 'events/s', baseline: endBaseline, baselineName: 'plain-values-2conn, end', ratio: rate / endBaseline },
+    { bench: 'ingest', metric: 'sustained / mean of the start and end baselines', value: rate, unit: 'events/s', baseline: meanBaseline, baselineName: 'plain-values-2conn, mean', ratio: rate / meanBaseline, note: 'the run grows the table from 0 rows; the mean stands for the baseline over that growth' },
+  );
+}
 if (drainRate !== undefined) {
   results.push({ bench: 'ingest', metric: 'simulator→watch alone (no database)', value: drainRate, unit: 'events/s', baseline: rate, baselineName: 'sustained', ratio: drainRate / rate, note: 'the ceiling the simulator (this process) and the watch transport allow' });
 }
