@@ -1,7 +1,11 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseDurationMs } from './duration.ts';
+import { formatDurationMs, parseDurationMs } from './duration.ts';
+
+// Settings that become timers: JavaScript timers fire at once past 2^31 - 1 ms (≈ 24.8 days), so a
+// longer value would turn an hourly loop into a busy one. 24 days, a round figure below that.
+const maxTimerMs = 576 * 3_600_000;
 
 /** Environment variables as the process received them. */
 export type Env = Record<string, string | undefined>;
@@ -140,11 +144,12 @@ export class EnvReader {
     return fallback;
   }
 
-  durationMs(name: string, fallback: string, minMs = 0): number {
+  durationMs(name: string, fallback: string, minMs = 0, maxMs = Number.POSITIVE_INFINITY): number {
     const text = this.raw(name) ?? fallback;
     const value = parseDurationMs(text);
-    if (value === undefined || value < minMs) {
-      this.problems.push(`${name} must be a duration like 30s, 2m or 1h30m${minMs ? ` of at least ${minMs}ms` : ''}, got ${JSON.stringify(text)}`);
+    if (value === undefined || value < minMs || value > maxMs) {
+      const bounds = [minMs ? ` of at least ${minMs}ms` : '', Number.isFinite(maxMs) ? `${minMs ? ' and' : ''} of at most ${formatDurationMs(maxMs)}` : ''].join('');
+      this.problems.push(`${name} must be a duration like 30s, 2m or 1h30m${bounds}, got ${JSON.stringify(text)}`);
       return parseDurationMs(fallback)!;
     }
     return value;
@@ -162,7 +167,7 @@ export class EnvReader {
 }
 
 function readDatabase(r: EnvReader, hostDefault: string | undefined): DatabaseConfig {
-  const readyTimeoutMs = r.durationMs('DB_READY_TIMEOUT', '2m');
+  const readyTimeoutMs = r.durationMs('DB_READY_TIMEOUT', '2m', 0, maxTimerMs);
   const migrateOnStart = r.boolean('MIGRATE_ON_START', true);
   const direct = r.raw('DATABASE_URL');
   if (direct !== undefined) {
@@ -246,7 +251,7 @@ export function loadIngesterConfig(env: Env): IngesterConfig {
     clusterName: r.string('CLUSTER_NAME'),
     kube: readKube(r),
     batchMaxRows: r.integer('BATCH_MAX_ROWS', 1000, 1, 5000),
-    batchFlushIntervalMs: r.durationMs('BATCH_FLUSH_INTERVAL', '0s'),
+    batchFlushIntervalMs: r.durationMs('BATCH_FLUSH_INTERVAL', '0s', 0, maxTimerMs),
     bufferMaxRows: r.integer('BUFFER_MAX_ROWS', 20000, 1, 10_000_000),
     compositionLookup: r.boolean('COMPOSITION_LOOKUP', true),
     compositionCacheTtlMs: r.durationMs('COMPOSITION_CACHE_TTL', '5m'),
@@ -254,12 +259,12 @@ export function loadIngesterConfig(env: Env): IngesterConfig {
     retentionMs: r.durationMs('RETENTION', '720h', 86_400_000),
     retentionMaxBytes: r.integer('RETENTION_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
     partitionsAheadDays: r.integer('PARTITIONS_AHEAD_DAYS', 3, 0, 365),
-    maintenanceIntervalMs: r.durationMs('MAINTENANCE_INTERVAL', '1h', 1000),
-    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '20s'),
-    statusLogIntervalMs: r.durationMs('STATUS_LOG_INTERVAL', '30s'),
+    maintenanceIntervalMs: r.durationMs('MAINTENANCE_INTERVAL', '1h', 1000, maxTimerMs),
+    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '20s', 0, maxTimerMs),
+    statusLogIntervalMs: r.durationMs('STATUS_LOG_INTERVAL', '30s', 0, maxTimerMs),
     debug: r.boolean('DEBUG', false),
     otelEnabled: r.boolean('OTEL_ENABLED', false),
-    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '50s', 1),
+    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '50s', 1, maxTimerMs),
   };
   if (config.batchMaxRows > config.bufferMaxRows) {
     r.problems.push('BUFFER_MAX_ROWS must be at least BATCH_MAX_ROWS');
@@ -300,17 +305,17 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     jwtSignKey: r.required('JWT_SIGN_KEY'),
     authnNamespace: r.required('AUTHN_NS'),
     kube: readKube(r),
-    heartbeatIntervalMs: r.durationMs('HEARTBEAT_INTERVAL', '15s', 100),
-    sseRetryMs: r.durationMs('SSE_RETRY', '3s'),
+    heartbeatIntervalMs: r.durationMs('HEARTBEAT_INTERVAL', '15s', 100, maxTimerMs),
+    sseRetryMs: r.durationMs('SSE_RETRY', '3s', 0, maxTimerMs),
     sseClientBufferBytes: r.integer('SSE_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1 << 30),
     replayMaxRows: r.integer('REPLAY_MAX_ROWS', 10_000, 1, 10_000_000),
     authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s'),
     authzStrict: r.boolean('AUTHZ_STRICT', false),
     corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
     eventsMaxLimit: r.integer('EVENTS_MAX_LIMIT', 1000, 1, 100_000),
-    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s'),
+    shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),
     otelEnabled: r.boolean('OTEL_ENABLED', true),
-    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1),
+    otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1, maxTimerMs),
   };
   r.throwIfInvalid();
   return config;
