@@ -20,7 +20,8 @@ export interface BatchWriterOptions {
   /**
    * How long a row arriving at an idle writer waits for company before its batch is written. 0:
    * until the current turn of the event loop is over, so rows that arrive together (one watch
-   * chunk) still share a statement.
+   * chunk whose composition ids are known or cached) still share a statement; a row that waited
+   * for a composition lookup arrives on its own turn.
    */
   flushIntervalMs: number;
   /** Rows held (queued + being written) before `push` asks the caller to wait. */

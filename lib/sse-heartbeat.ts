@@ -8,10 +8,12 @@ export type HeartbeatTarget = Pick<SseStream, 'id' | 'writeComment'>;
 export const heartbeatSlices = 16;
 
 /**
- * A heartbeat schedule that spreads the writes: stream `id` is written at every tick whose number
- * is `id` modulo `slices`, so with ticks `intervalMs / slices` apart each stream gets a comment once
- * per `intervalMs`, and one tick writes about `1 / slices` of the streams. Writing every stream at
- * once stalled event delivery for the length of the whole pass (≈ 100 ms at 10,000 streams).
+ * A heartbeat schedule that spreads the writes: the stream with (integer) `id` is written at every
+ * tick whose number modulo `slices` equals `id` modulo `slices`, so with ticks `intervalMs / slices`
+ * apart each stream gets a comment once per `intervalMs`, and one tick writes about `1 / slices` of
+ * the streams. Writing every stream at once stalled event delivery for the length of the whole pass
+ * (≈ 100 ms at 10,000 streams). Each tick walks every stream to pick its share: ≈ 25 ns per stream
+ * (0.24 ms a tick at 10,000), negligible at the default interval (about one tick a second).
  */
 export function createHeartbeatSweep(options: { streams: () => Iterable<HeartbeatTarget>; slices?: number }): { tick(): number } {
   const slices = options.slices ?? heartbeatSlices;

@@ -36,7 +36,9 @@ describe('createBatchWriter', () => {
     await Promise.resolve();
     writer.push(c);
     expect(written).toEqual([]);
-    await waitFor(() => written.length === 1);
+    // The writer's flush was queued at the first push, before this one: it has run once this resolves.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([[a, b, c]]);
     const d = buildRecord();
     writer.push(d);
     await waitFor(() => written.length === 2);

@@ -32,8 +32,8 @@ async function idleKeepAlive(port: number) {
 
 describe('a quiet stream and Bun\'s idle cut-off', () => {
   test('an SSE stream stays open past the server idle timeout that closes an idle keep-alive connection', async () => {
-    // Heartbeats far apart: nothing is written on the stream while we wait.
-    await using h = await startPresenterHarness({ heartbeatIntervalMs: 60_000 }, { idleTimeoutSeconds: 1 });
+    // Heartbeats far apart (a tick every interval / 16): nothing is written on the stream while we wait.
+    await using h = await startPresenterHarness({ heartbeatIntervalMs: 3_600_000 }, { idleTimeoutSeconds: 1 });
     const token = await h.addUser('alice', listEventsIn(['team-a']));
     await using stream = await openSse(`${h.url}/notifications`, { authorization: `Bearer ${token}` });
     await stream.next();

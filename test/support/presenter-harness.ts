@@ -13,13 +13,13 @@ import { createTestDatabase, type TestDatabase } from './pg.ts';
 export const signKey = 'test-sign-key-0123456789';
 export const authnNamespace = 'krateo-system';
 
-/** Presenter settings for tests: fast heartbeats and a short authorisation TTL. */
+/** Presenter settings for tests: no heartbeat within a test (1 h: tests that want them set their own) and a short authorisation TTL. */
 export function buildSettings(overrides: Partial<PresenterSettings> = {}): PresenterSettings {
   return {
     port: 0,
     jwtSignKey: signKey,
     authnNamespace,
-    heartbeatIntervalMs: 60_000,
+    heartbeatIntervalMs: 3_600_000,
     sseRetryMs: 3000,
     sseClientBufferBytes: 1_048_576,
     replayMaxRows: 10_000,
