@@ -5,6 +5,10 @@
 // namespaces, type=Warning) p99. Baseline: the same measurements at the first (smallest) size.
 // Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100] [--base 50000] [--fill-connections 2]
 //        (the issue's sizes: --sizes 0,100000,1000000,5000000)
+//        [--perf-dir DIR]  (Linux `perf` on PATH: profiles the PostgreSQL backend during each size's insert
+//        probe with call graphs and writes DIR/pg-insert-<rows>.txt, a flat profile of its top symbols)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { createSql } from '../lib/db.ts';
 import { insertEventRows, recordColumns } from '../lib/event-store.ts';
@@ -124,6 +128,25 @@ async function onPool<T>(items: readonly T[], work: (item: T) => Promise<void>):
   );
 }
 
+// `--perf-dir`: where PostgreSQL's own CPU goes per inserted row, and how that changes with size.
+const perfDir = flag('perf-dir');
+async function startBackendProfile(rows: number) {
+  const [{ pid }] = (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`) as unknown as [{ pid: number }];
+  mkdirSync(perfDir!, { recursive: true });
+  const data = join(perfDir!, `pg-insert-${rows}.data`);
+  const recorder = Bun.spawn(['perf', 'record', '-F', '999', '-g', '-p', String(pid), '-o', data], { stdout: 'ignore', stderr: 'ignore' });
+  await Bun.sleep(300); // perf attaches asynchronously
+  return {
+    async stop() {
+      recorder.kill('SIGINT');
+      await recorder.exited;
+      const report = Bun.spawnSync(['perf', 'report', '-i', data, '--stdio', '--no-children', '--sort', 'symbol', '--percent-limit', '0.7', '-g', 'none'], { stdout: 'pipe', stderr: 'ignore' });
+      writeFileSync(join(perfDir!, `pg-insert-${rows}.txt`), report.stdout);
+      log(`perf profile of the backend at ${rows} rows: ${join(perfDir!, `pg-insert-${rows}.txt`)}`);
+    },
+  };
+}
+
 const namespaces = createEventGenerator({ seed: 9 }).namespaces.slice(0, 20);
 const rows: ResultRow[] = [];
 let baseRate: number | undefined;
@@ -133,9 +156,11 @@ for (const [step, size] of sizes.entries()) {
   const [{ n }] = (await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`) as unknown as [{ n: number }];
   await admin`checkpoint`;
   const fresh = toRecords(generateStoredEvents(probe, { seed: 100 + step, startMs: Date.now() }));
+  const profile = perfDir ? await startBackendProfile(n) : undefined;
   const t = performance.now();
   for (const batch of toBatches(fresh, 1000)) await insertEventRows(sql, batch);
   const rate = probe / ((performance.now() - t) / 1000);
+  await profile?.stop();
   const request = parseEventsRequest({ type: 'Warning' }, { maxLimit: 1000 });
   for (let i = 0; i < 5; i++) await queryEvents(sql, request, [{ namespaces }]);
   const samples: number[] = [];
