@@ -54,10 +54,10 @@ function isPermanent(code: string | undefined): boolean {
 
 /**
  * Creates a writer with adaptive batching: a row reaching an idle writer is written after
- * `flushIntervalMs` (0: at the end of the current event-loop turn); while a batch is being written the next one collects, up to `maxRows`, so
- * batches grow with load. Up to `maxInFlight` batches are written at once (one per writer
- * connection; a further one starts only with a full batch, so light load keeps one statement, and
- * one NOTIFY, at a time). Failed writes are retried with capped exponential backoff, forever (until
+ * `flushIntervalMs` (0: at the end of the current event-loop turn); while a batch is being written
+ * the next one collects, up to `maxRows`, so batches grow with load. Up to `maxInFlight` batches are
+ * written at once (one per writer connection; a further one starts only with a full batch, so light
+ * load keeps one statement, and one NOTIFY, at a time). Failed writes are retried with capped exponential backoff, forever (until
  * `close` runs out of time); a batch the database rejects for its data is split to isolate and drop
  * only the offending rows.
  */
@@ -92,7 +92,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     for (const resolve of idle) resolve();
   };
 
-  const stopFlushTimer = () => {
+  const cancelPendingFlush = () => {
     cancelFlush?.();
     cancelFlush = undefined;
   };
@@ -108,7 +108,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   };
 
   const startBatch = () => {
-    stopFlushTimer();
+    cancelPendingFlush();
     const batch = queue.length <= options.maxRows ? queue : queue.slice(0, options.maxRows);
     queue = queue.length <= options.maxRows ? [] : queue.slice(options.maxRows);
     inFlight++;
@@ -185,7 +185,7 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       return buffered();
     },
     async close(timeoutMs) {
-      stopFlushTimer();
+      cancelPendingFlush();
       const drained = new Promise<void>((resolve) => {
         if (queue.length === 0 && inFlight === 0) resolve();
         else idleWaiters.push(resolve);

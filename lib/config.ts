@@ -148,8 +148,8 @@ export class EnvReader {
     const text = this.raw(name) ?? fallback;
     const value = parseDurationMs(text);
     if (value === undefined || value < minMs || value > maxMs) {
-      const bounds = [minMs ? ` of at least ${minMs}ms` : '', Number.isFinite(maxMs) ? `${minMs ? ' and' : ''} of at most ${formatDurationMs(maxMs)}` : ''].join('');
-      this.problems.push(`${name} must be a duration like 30s, 2m or 1h30m${bounds}, got ${JSON.stringify(text)}`);
+      const limits = [minMs ? `at least ${minMs}ms` : '', Number.isFinite(maxMs) ? `at most ${formatDurationMs(maxMs)}` : ''].filter(Boolean).join(' and ');
+      this.problems.push(`${name} must be a duration like 30s, 2m or 1h30m${limits ? ` of ${limits}` : ''}, got ${JSON.stringify(text)}`);
       return parseDurationMs(fallback)!;
     }
     return value;

@@ -94,10 +94,10 @@ describe('ingester configuration', () => {
     ['DB_PORT', '-5', 'DB_PORT must be an integer from 1 to 65535, got "-5"'],
     ['DB_READY_TIMEOUT', '2 minutes', 'DB_READY_TIMEOUT must be a duration like 30s, 2m or 1h30m of at most 576h, got "2 minutes"'],
     ['OTEL_ENABLED', 'maybe', 'OTEL_ENABLED must be true or false, got "maybe"'],
-    ['OTEL_EXPORT_INTERVAL', '0', 'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms and of at most 576h, got "0"'],
+    ['OTEL_EXPORT_INTERVAL', '0', 'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms and at most 576h, got "0"'],
     ['BATCH_MAX_ROWS', '0', 'BATCH_MAX_ROWS must be an integer from 1 to 5000, got "0"'],
     ['RETENTION', '1h', 'RETENTION must be a duration like 30s, 2m or 1h30m of at least 86400000ms, got "1h"'],
-    ['MAINTENANCE_INTERVAL', '30d', 'MAINTENANCE_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1000ms and of at most 576h, got "30d"'],
+    ['MAINTENANCE_INTERVAL', '30d', 'MAINTENANCE_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "30d"'],
     ['SHUTDOWN_TIMEOUT', '600h', 'SHUTDOWN_TIMEOUT must be a duration like 30s, 2m or 1h30m of at most 576h, got "600h"'],
     ['DB_PARAMS', 'sslmode', 'DB_PARAMS must look like key=value&key2=value2, got "sslmode"'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
@@ -116,7 +116,7 @@ describe('ingester configuration', () => {
     expect((error as Error).message).toBe(
       'invalid configuration: PORT must be an integer from 0 to 65535, got "x"; DB_HOST is required; ' +
         'DB_PORT must be an integer from 1 to 65535, got "y"; ' +
-        'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms and of at most 576h, got "5 s"',
+        'OTEL_EXPORT_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1ms and at most 576h, got "5 s"',
     );
   });
 
