@@ -57,9 +57,9 @@ function isPermanent(code: string | undefined): boolean {
  * `flushIntervalMs` (0: at the end of the current event-loop turn); while a batch is being written
  * the next one collects, up to `maxRows`, so batches grow with load. Up to `maxInFlight` batches are
  * written at once (one per writer connection; a further one starts only with a full batch, so light
- * load keeps one statement, and one NOTIFY, at a time). Failed writes are retried with capped exponential backoff, forever (until
- * `close` runs out of time); a batch the database rejects for its data is split to isolate and drop
- * only the offending rows.
+ * load keeps one statement, and one NOTIFY, at a time). Failed writes are retried with capped
+ * exponential backoff, forever (until `close` runs out of time); a batch the database rejects for
+ * its data is split to isolate and drop only the offending rows.
  */
 export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   const { log, observer } = options;
