@@ -21,6 +21,8 @@ export interface EmbeddedPostgresOptions {
   /** Superuser name and password, fixed at initdb time. Default `postgres` / `postgres`. */
   user?: string;
   password?: string;
+  /** Variables added to the server's environment, e.g. a test clock override (`LD_PRELOAD`, `FAKETIME`). */
+  serverEnv?: Record<string, string>;
 }
 
 /** A running (or stopped, restartable) embedded PostgreSQL cluster. */
@@ -78,7 +80,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const logOffset = statSync(join(dataDir, LOG_FILE), { throwIfNoEntry: false })?.size ?? 0;
     const flags = [`-p ${port}`, ...settings.map((s) => `-c ${s}`)].join(' ');
     const args = ['start', '-w', '-t', '60', '-D', dataDir, '-o', flags, ...(log ? [] : ['-l', join(dataDir, LOG_FILE)])];
-    const result = await run(pgCtl, args, ids, log);
+    const result = await run(pgCtl, args, ids, log, options.serverEnv);
     if (result.code !== 0) {
       const serverLog = log ? '(see stderr)' : (readFrom(join(dataDir, LOG_FILE), logOffset) ?? '');
       throw new Error(`PostgreSQL failed to start on 127.0.0.1:${port} (${dataDir}): ${result.output}\n${serverLog}`.trim());
@@ -306,9 +308,9 @@ function findFreePort(): Promise<number> {
   });
 }
 
-function run(file: string, args: string[], ids: Ids, inherit: boolean): Promise<{ code: number; output: string }> {
+function run(file: string, args: string[], ids: Ids, inherit: boolean, env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...ids, cwd: '/', env: { LC_ALL: 'C' }, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...ids, cwd: '/', env: { ...env, LC_ALL: 'C' }, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
     let output = '';
     for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (output += chunk));
     child.once('error', reject);

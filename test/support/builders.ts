@@ -28,3 +28,12 @@ export function buildRecord(overrides: Partial<EventRecord> = {}): EventRecord {
   };
 }
 
+
+/**
+ * Today's UTC date at a wall-clock time, e.g. `utcTodayAt('10:00:00.123456')` →
+ * `2026-12-06T10:00:00.123456Z`: a timestamp inside the partitions a fresh migration creates,
+ * whatever day the suite runs on.
+ */
+export function utcTodayAt(time: string, nowMs = Date.now()): string {
+  return `${new Date(nowMs).toISOString().slice(0, 10)}T${time}Z`;
+}

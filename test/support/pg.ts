@@ -81,12 +81,22 @@ async function getServerUrl(): Promise<string> {
 
 async function startShared(): Promise<EmbeddedPostgres> {
   const dataDir = mkdtempSync(join(tmpdir(), 'events-stack-pg-'));
-  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false }).catch((error) => {
+  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false, serverEnv: pickClockEnv() }).catch((error) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
   installBackstop(server);
   return server;
+}
+
+// A suite run under a shifted clock (`faketime`, see README › Tests) must shift the server's clock
+// too, or partitions made by now() and rows stamped by the test process disagree.
+function pickClockEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && (key === 'LD_PRELOAD' || key.startsWith('FAKETIME'))) env[key] = value;
+  }
+  return env;
 }
 
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
