@@ -5,6 +5,7 @@ import { createEventRowWriter, findStoredVersions, insertEventRows, readEventsAf
 import { silentLogger } from '../lib/log.ts';
 import { buildRecord, utcTodayAt } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
+import { waitFor } from './support/wait.ts';
 
 async function migratedDatabase() {
   const db = await createTestDatabase();
@@ -206,13 +207,13 @@ describe('writing events', () => {
 
   test('findStoredVersions reports the positions of exactly the stored versions, not other versions, days or clusters of them', async () => {
     await using db = await migratedDatabase();
-    const stored = buildRecord({ created_at: '2030-06-01T10:00:00.123456Z' });
+    const stored = buildRecord({ created_at: utcTodayAt('10:00:00.123456') });
     await insertEventRows(db.sql, [stored]);
     const candidates = [
       buildRecord(),
       { ...stored },
       { ...stored, resource_version: `${stored.resource_version}0` },
-      { ...stored, created_at: '2030-06-02T10:00:00.123456Z' },
+      { ...stored, created_at: utcTodayAt('10:00:00.123456', Date.now() + 86_400_000) },
       { ...stored, cluster_name: 'other' },
     ];
     expect([...(await findStoredVersions(db.sql, candidates))]).toEqual([1]);
@@ -276,7 +277,7 @@ describe('writing events', () => {
       await insertEventRows(db.sql, [buildRecord()]);
       await insertEventRows(db.sql, [big]); // nothing new: no notification
       await insertEventRows(db.sql, [buildRecord()]);
-      await waitFor(() => payloads.length >= 3);
+      await waitFor(() => payloads.length >= 3, { what: 'three notifications' });
       expect(payloads.map((p) => JSON.parse(p))).toEqual([
         { rows: 3, max_seq: 3 },
         { rows: 1, max_seq: 4 },
@@ -309,9 +310,9 @@ describe('reading by cursor', () => {
       await insertEventRows(tx, [first]);
       await firstHeld;
     });
-    await waitForAsync(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
+    await waitFor(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
     const secondInsert = insertEventRows(db.sql, [second]);
-    await waitForAsync(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
+    await waitFor(async () => (await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)[0]!.n === 1);
     await readAll();
     releaseFirst();
     await Promise.all([firstTx, secondInsert]);
@@ -384,19 +385,3 @@ describe('reading by cursor', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await Bun.sleep(5);
-  }
-}
-
-async function waitForAsync(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await Bun.sleep(5);
-  }
-}

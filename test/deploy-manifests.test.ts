@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
 import { parseDurationMs } from '../lib/duration.ts';
-import { kubectlPath, renderKustomization, type K8sObject } from './support/kustomize.ts';
+import { renderKustomization, type K8sObject } from './support/kustomize.ts';
+import { noKubectl, skipNote } from './support/environment.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -129,17 +130,16 @@ function flatten(rules: Rule[], scope: string): string[] {
 
 const expectedGrants = (rules: Rule[], scopes: string[]) => [...new Set(scopes.flatMap((scope) => flatten(rules, scope)))].sort();
 
-if (!kubectlPath) {
-  console.warn('deploy-manifests.test.ts: SKIPPED — kubectl is not installed, so `kubectl kustomize deploy/` cannot be rendered');
-}
-
-describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
+describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)}`, () => {
   for (const rendering of renderings) {
     describe(`kubectl kustomize ${rendering.dir}`, () => {
-      const rendered = renderKustomization(`${root}${rendering.dir}`);
+      // Rendered on first use, not while the tests are collected: without kubectl, collecting must
+      // not start a render that fails outside any test.
+      let rendering$: Promise<K8sObject[]> | undefined;
+      const rendered = () => (rendering$ ??= renderKustomization(`${root}${rendering.dir}`));
 
       test('renders both Deployments from the same image, the ingester by command and the presenter by the image default', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         const byService = deploymentsByService(objects);
         expect([...byService.keys()].sort()).toEqual(['events-ingester', 'events-presenter']);
         const ingester = byService.get('events-ingester')!.container;
@@ -151,7 +151,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('runs two replicas of each service, each protected by a PodDisruptionBudget', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const [name, { deployment }] of deploymentsByService(objects)) {
           expect({ name, replicas: (deployment.spec as { replicas: number }).replicas }).toEqual({ name, replicas: 2 });
           const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
@@ -164,7 +164,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('probes ask /livez and /readyz on the port the service listens on by default', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const [name, { container }] of deploymentsByService(objects)) {
           const env = environmentOf(objects, container);
           const port = Number(env.get('PORT') ?? defaultOf(services[name].settings, 'PORT'));
@@ -186,7 +186,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('every environment variable a container receives is a setting of its service in lib/config.ts', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const [name, { container }] of deploymentsByService(objects)) {
           const known = settingNames(services[name].settings);
           const unknown = [...environmentOf(objects, container).keys()].filter((v) => !known.has(v) && !standardOtelVariable.test(v));
@@ -195,7 +195,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('secrets reach the services only from Secrets, never from ConfigMaps or literals', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const [name, { container }] of deploymentsByService(objects)) {
           const secretNames = services[name].settings.filter((s) => s.secret).map((s) => s.name);
           const plain = [...environmentOf(objects, container).entries()].filter(([k, v]) => secretNames.includes(k) && v !== undefined).map(([k]) => k);
@@ -206,7 +206,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('every container has requests, limits and a non-root, read-only, no-escalation security context', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
           const spec = podSpec(deployment);
           expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
@@ -228,7 +228,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('terminationGracePeriodSeconds outlasts SHUTDOWN_TIMEOUT plus the 3 s metrics flush', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const [name, { deployment, container }] of deploymentsByService(objects)) {
           const shutdown = environmentOf(objects, container).get('SHUTDOWN_TIMEOUT') ?? defaultOf(services[name].settings, 'SHUTDOWN_TIMEOUT');
           const neededSeconds = parseDurationMs(shutdown)! / 1000 + 3;
@@ -238,7 +238,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('no Role or ClusterRole grants a wildcard, and the ingester can never read Secrets', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         for (const role of objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
           expect(role.aggregationRule).toBeUndefined();
           for (const rule of (role.rules ?? []) as (Rule & Record<string, string[]>)[]) {
@@ -252,7 +252,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('the ingester may read events and get exactly the documented kinds, where it watches', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         const { container, deployment } = deploymentsByService(objects).get('events-ingester')!;
         const env = environmentOf(objects, container);
         const namespaces = (env.get('NAMESPACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -265,7 +265,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('the presenter may only get, list and watch Secrets in AUTHN_NS', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         const { container, deployment } = deploymentsByService(objects).get('events-presenter')!;
         const authnNamespace = environmentOf(objects, container).get('AUTHN_NS');
         expect(authnNamespace).toBeString();
@@ -274,7 +274,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
       });
 
       test('the presenter Service exposes its HTTP port; service accounts and namespaces exist', async () => {
-        const objects = await rendered;
+        const objects = await rendered();
         const service = find(objects, 'Service', 'events-presenter')!;
         expect((service.spec as { ports: unknown[] }).ports).toEqual([{ name: 'http', port: 8083, targetPort: 'http', protocol: 'TCP' }]);
         const namespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { freePort } from './support/executable.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 import { openSse, type SseClient } from './support/sse-client.ts';
+import { clockEnv } from './support/environment.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -14,6 +15,7 @@ function startDevStack(dataDir: string, ports: { presenter: number; ingester: nu
   const proc = Bun.spawn(['bun', 'dev/stack.ts'], {
     cwd: root,
     env: {
+      ...clockEnv(),
       PATH: process.env.PATH ?? '',
       HOME: dataDir, // no ~/.kube/config here: the demo simulator is used
       DEV_DATA_DIR: dataDir,

@@ -6,7 +6,7 @@ import { runMigrations } from '../lib/db.ts';
 import { silentLogger } from '../lib/log.ts';
 import { buildRecord } from './support/builders.ts';
 import { createTestMeter } from './support/fault-kit.ts';
-import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
+import { buildKubeEvent, historyKeys, kubeStamp, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { listEventsIn, signKey, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';
 
@@ -27,24 +27,26 @@ describe('bad events from the API server', () => {
       meter: metrics.meter,
     });
     const unicodeText = 'emoji 😀👩‍👩‍👧 RTL مرحبا עברית \u202Eevil\u202C é\u0301 zero\u200Bwidth \uFEFFBOM NUL\u0000byte lone \ud800 high and \udc00 low';
+    const [unicodeSeen, malformedCreated] = [kubeStamp(60_000), kubeStamp(60_000)];
     const unicode = sim.createEvent(
       buildKubeEvent({
         metadata: { name: 'unicode.1', namespace: 'ünï-cödé', labels: { 'team\u0000x': 'a', 'k\ud800': 'v\u0000' } },
         reason: 'Émoji😀',
         message: unicodeText,
         involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'ünï-cödé', name: 'בדיקה-\u0000-pod', uid: 'u-1' },
+        lastTimestamp: unicodeSeen,
       }),
     );
     const oversized = sim.createEvent(buildKubeEvent({ metadata: { name: 'big.1', namespace: 'default' }, message: 'm'.repeat(1_048_576) }));
     const malformed = sim.createEvent({
-      metadata: { name: 'malformed.1', namespace: 'default', creationTimestamp: '2030-01-02T03:04:05Z', labels: { app: 5 } as unknown as Record<string, string> },
+      metadata: { name: 'malformed.1', namespace: 'default', creationTimestamp: malformedCreated, labels: { app: 5 } as unknown as Record<string, string> },
       involvedObject: 'not-an-object',
       type: 42,
       reason: { nested: true },
       message: ['a', 'b'],
       count: 'many',
       firstTimestamp: 'yesterday',
-      lastTimestamp: '2030', // Date.parse takes it, PostgreSQL does not
+      lastTimestamp: '2999', // Date.parse takes it (and it is the newest), PostgreSQL does not
       series: { count: -3, lastObservedTime: 12 },
     } as KubeObject);
     sim.createEvent(buildKubeEvent({ metadata: { name: 'no-uid.1', namespace: 'default', uid: '' } }));
@@ -67,7 +69,7 @@ describe('bad events from the API server', () => {
       : value;
     const rawOf = (object: KubeObject) => JSON.parse(JSON.stringify(cleaned(object)));
     expect(await row(unicode.metadata.uid)).toEqual({
-      created_at: new Date('2030-01-02T03:04:05Z'),
+      created_at: new Date(unicodeSeen),
       namespace: 'ünï-cödé',
       resource_kind: 'v1.Pod',
       resource_name: 'בדיקה-\uFFFD-pod',
@@ -85,7 +87,7 @@ describe('bad events from the API server', () => {
     const big = await row(oversized.metadata.uid);
     expect({ length: (big!.message as string).length, raw: big!.raw }).toEqual({ length: 1_048_576, raw: rawOf(oversized) });
     expect(await row(malformed.metadata.uid)).toEqual({
-      created_at: new Date('2030-01-02T03:04:05Z'),
+      created_at: new Date(malformedCreated),
       namespace: 'default',
       resource_kind: '',
       resource_name: '',

@@ -6,7 +6,7 @@ import type { KubeHttp } from '../lib/kube-client.ts';
 import { silentLogger } from '../lib/log.ts';
 import { createCheckpointTracker } from '../lib/watch-checkpoint.ts';
 import { createTestDatabase } from './support/pg.ts';
-import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
+import { buildKubeEvent, historyKeys, kubeStamp, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 
 async function setUp() {
   const db = await createTestDatabase();
@@ -26,6 +26,8 @@ describe('ingester watch over HTTPS', () => {
     await using _sim = sim;
     await using sql = openSql(db.url);
     await using _ingester = await startTestIngester({ databaseUrl: db.url, kubeconfig });
+    // Newer than the simulator's creationTimestamp, so lastTimestamp is the row's created_at.
+    const [firstSeen, lastSeen] = [kubeStamp(-60_000), kubeStamp(60_000)];
     const stored = sim.createEvent(
       buildKubeEvent({
         metadata: { name: 'web-1.abc', namespace: 'shop' },
@@ -34,8 +36,8 @@ describe('ingester watch over HTTPS', () => {
         message: 'Scaled up replica set web-1 to 3 ✓ ünïcødé',
         type: 'Warning',
         count: 4,
-        firstTimestamp: '2030-01-02T03:00:00Z',
-        lastTimestamp: '2030-01-02T03:04:05Z',
+        firstTimestamp: firstSeen,
+        lastTimestamp: lastSeen,
       }),
     );
     const rows = await waitFor(async () => {
@@ -46,7 +48,7 @@ describe('ingester watch over HTTPS', () => {
     });
     expect([...rows]).toEqual([
       {
-        created_at: new Date('2030-01-02T03:04:05Z'),
+        created_at: new Date(lastSeen),
         cluster_name: 'test-cluster',
         uid: stored.metadata.uid,
         global_uid: `test-cluster:${stored.metadata.uid}`,
@@ -60,7 +62,7 @@ describe('ingester watch over HTTPS', () => {
         composition_id: null,
         resource_version: stored.metadata.resourceVersion,
         count: 4,
-        first_seen: new Date('2030-01-02T03:00:00Z'),
+        first_seen: new Date(firstSeen),
         reporting_controller: 'kubelet',
         raw: stored,
       },
@@ -75,7 +77,7 @@ describe('ingester watch over HTTPS', () => {
     await using _ingester = await startTestIngester({ databaseUrl: db.url, kubeconfig });
     const first = sim.createEvent(buildKubeEvent({ metadata: { name: 'bump', namespace: 'default' } }));
     for (let count = 2; count <= 5; count++) {
-      sim.updateEvent({ ...first, count, lastTimestamp: `2030-01-02T03:05:0${count}Z` });
+      sim.updateEvent({ ...first, count, lastTimestamp: kubeStamp(60_000 + count * 1000) });
     }
     await waitForVersions(sql, historyKeys(sim.history()));
     const counts = await sql<{ count: number }[]>`select count from k8s_events order by seq`;

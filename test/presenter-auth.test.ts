@@ -78,7 +78,7 @@ describe('presenter authorisation on open streams', () => {
     h.sim.setRbac('alice', listEventsIn(['team-b']));
     const revokedAt = Date.now();
     // After the TTL, rows of team-a no longer arrive; a team-b row proves the stream is still live.
-    await waitFor(async () => (Date.now() - revokedAt > 350 ? true : undefined), 2000, 'ttl');
+    await waitFor(async () => (Date.now() - revokedAt > 350 ? true : undefined), { timeoutMs: 2000, what: 'ttl' });
     const [hidden] = await h.insert(buildRecord({ namespace: 'team-a' }));
     const [visible] = await h.insert(buildRecord({ namespace: 'team-b' }));
     const frames = await stream.until((f) => f.event === 'krateo');

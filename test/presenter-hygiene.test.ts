@@ -39,11 +39,11 @@ describe('a quiet stream and Bun\'s idle cut-off', () => {
     await stream.next();
     const openedAt = Date.now();
     const plain = await idleKeepAlive(h.presenter.port);
-    await waitFor(() => (plain.answer.includes('"status":"ok"') ? true : undefined), 2000, 'the keep-alive answer');
-    const cutAt = await waitFor(() => plain.closedAt, 10_000, 'the idle keep-alive connection to be cut');
+    await waitFor(() => (plain.answer.includes('"status":"ok"') ? true : undefined), { timeoutMs: 2000, what: 'the keep-alive answer' });
+    const cutAt = await waitFor(() => plain.closedAt, { timeoutMs: 10_000, what: 'the idle keep-alive connection to be cut' });
     // The stream has been idle longer than the connection just cut. Bun checks idleness in steps of a
     // few seconds, so wait one more step before proving the stream still delivers.
-    await waitFor(() => (Date.now() - cutAt > 4500 ? true : undefined), 6000, 'another idle check');
+    await waitFor(() => (Date.now() - cutAt > 4500 ? true : undefined), { timeoutMs: 6000, what: 'another idle check' });
     const [seq] = await h.insert(buildRecord({ namespace: 'team-a' }));
     const frame = await stream.next(2000);
     expect({ streamIdleMs: cutAt - openedAt > 1000, streamEnded: stream.ended, id: frame.id }).toEqual({
@@ -73,7 +73,7 @@ describe('secrets never reach the logs', () => {
     h.sim.failNext(5, 500, 'selfsubjectaccessreviews');
     const reviewFailed = await fetch(`${h.url}/events?namespace=team-b`, { headers: { authorization: `Bearer ${token}` } });
     expect([bearer.status, refused.status, noSecret.status, reviewFailed.status]).toEqual([200, 401, 401, 200]);
-    await waitFor(() => (lines.some((l) => l.includes('access review failed')) ? true : undefined), 2000, 'the review failure log');
+    await waitFor(() => (lines.some((l) => l.includes('access review failed')) ? true : undefined), { timeoutMs: 2000, what: 'the review failure log' });
 
     const text = lines.join('');
     const leaks = {

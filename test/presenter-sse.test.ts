@@ -136,7 +136,7 @@ describe('GET /notifications', () => {
         buildRecord({ namespace: 'team-a' }),
       );
       // Alice gets her rows while bob's decisions are still pending, and bob has nothing yet.
-      await waitFor(() => (held.length > 0 ? true : undefined), 5000, "bob's review held");
+      await waitFor(() => (held.length > 0 ? true : undefined), { timeoutMs: 5000, what: "bob's review held" });
       expect(eventFrames(await a.until((f) => f.id === String(early[4]))).map((f) => f.id)).toEqual([early[0], early[4]].map(String));
       expect([held.length > 0, b.received]).toEqual([true, bobOpen.text]);
 

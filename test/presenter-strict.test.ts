@@ -89,7 +89,7 @@ describe('strict authorisation (AUTHZ_STRICT)', () => {
     expect(names(await listEvents(h, alice))).toEqual(['pod']);
     h.sim.setRbac('alice', listEventsIn(['team-a']));
     const revokedAt = Date.now();
-    const page = await waitFor(async () => (Date.now() - revokedAt > 250 ? await listEvents(h, alice) : undefined), 3000, 'ttl');
+    const page = await waitFor(async () => (Date.now() - revokedAt > 250 ? await listEvents(h, alice) : undefined), { timeoutMs: 3000, what: 'ttl' });
     expect(names(page)).toEqual([]);
   });
 });

@@ -74,7 +74,12 @@ describe('an SSE stream', () => {
     const reader = stream.response.body!.getReader();
     const received: string[] = [];
     const decoder = new TextDecoder();
-    while (!received.join('').includes('id: 9\n')) received.push(decoder.decode((await reader.read()).value));
+    while (!received.join('').includes('id: 9\n')) {
+      const { done, value } = await reader.read();
+      // A stream that ends early fails here instead of spinning on empty reads.
+      if (done) throw new Error(`the stream ended before id 9 arrived; received: ${JSON.stringify(received.join(''))}`);
+      received.push(decoder.decode(value));
+    }
     expect([await waiting, stream.lastSeq]).toEqual([true, 9]);
 
     expect(stream.writeEvent(eventFrame(10, 900), 10)).toBe(true);
@@ -101,8 +106,7 @@ describe('credentials of stream users', () => {
         }
         return { status: response.status, body: await response.json() };
       },
-      5000,
-      'refused after the cache time',
+      { timeoutMs: 5000, what: 'refused after the cache time' },
     );
     expect(answer).toEqual({ status: 401, body: { code: 'no_credentials', message: 'no Kubernetes credentials for this user' } });
   });

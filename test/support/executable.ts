@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { clockEnv } from './environment.ts';
 
 /** A port that was free a moment ago (bound on 127.0.0.1 port 0, then released). */
 export function freePort(): number {
@@ -17,9 +18,9 @@ export interface RunningExecutable extends AsyncDisposable {
   stop(signal: NodeJS.Signals, timeoutMs: number): Promise<number>;
 }
 
-/** Starts `path` (with `args`) in `cwd` with exactly `env` (nothing inherited from the test process). */
+/** Starts `path` (with `args`) in `cwd` with exactly `env`; only a test-clock override is inherited (see `clockEnv`). */
 export function startExecutable(path: string, options: { cwd: string; env: Record<string, string>; args?: string[] }): RunningExecutable {
-  const proc = Bun.spawn([path, ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const proc = Bun.spawn([path, ...(options.args ?? [])], { cwd: options.cwd, env: { ...clockEnv(), ...options.env }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
   let text = '';
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

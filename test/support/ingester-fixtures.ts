@@ -6,12 +6,28 @@ import { startIngester, type Ingester } from '../../lib/ingester-app.ts';
 import { createKubeHttp, type KubeHttp } from '../../lib/kube-client.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { KubeObject, StoredObject } from '../../dev/simulator/index.ts';
+import { waitFor } from './wait.ts';
+import { clockEnv } from './environment.ts';
 
 let counter = 0;
 
-/** A core/v1 Event as a controller would create it; override what the test is about. */
+/**
+ * A Kubernetes timestamp (whole seconds, as the API server writes them) `offsetMs` from now. A
+ * positive offset makes it newer than the simulator's creationTimestamp, so it becomes the row's
+ * created_at.
+ */
+export function kubeStamp(offsetMs = 0): string {
+  return new Date(Math.floor((Date.now() + offsetMs) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * A core/v1 Event as a controller would create it, stamped now (whole seconds, as the API server
+ * writes them) so its row lands in a partition the current clock keeps; override what the test is
+ * about.
+ */
 export function buildKubeEvent(overrides: KubeObject = {}): KubeObject {
   counter++;
+  const stamp = kubeStamp();
   return {
     apiVersion: 'v1',
     kind: 'Event',
@@ -21,8 +37,8 @@ export function buildKubeEvent(overrides: KubeObject = {}): KubeObject {
     message: `Started container ${counter}`,
     type: 'Normal',
     count: 1,
-    firstTimestamp: '2030-01-02T03:04:05Z',
-    lastTimestamp: '2030-01-02T03:04:05Z',
+    firstTimestamp: stamp,
+    lastTimestamp: stamp,
     source: { component: 'kubelet', host: 'node-1' },
     ...overrides,
   };
@@ -80,33 +96,8 @@ export async function startTestIngester(options: {
   return disposable;
 }
 
-const checkStuck = Symbol('check stuck');
-
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let last: unknown;
-  for (;;) {
-    // A check that never settles (a query on a hung connection) fails the wait, named, instead of
-    // running into the test's own timeout.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stuck = new Promise<typeof checkStuck>((resolve) => {
-      timer = setTimeout(() => resolve(checkStuck), Math.max(0, deadline - Date.now()) + 1000);
-    });
-    let value: Awaited<ReturnType<typeof check>> | typeof checkStuck = undefined;
-    try {
-      value = await Promise.race([Promise.resolve().then(check), stuck]);
-    } catch (err) {
-      last = err;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (value === checkStuck) throw new Error(`timed out waiting for ${options.what ?? 'condition'}: the check itself did not return`);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
-    await Bun.sleep(25);
-  }
-}
+/** The suite's one wait (test/support/wait.ts), re-exported for the ingester tests. */
+export { waitFor } from './wait.ts';
 
 /** A short-lived client for reading the table in assertions. */
 export function openSql(url: string) {
@@ -135,11 +126,11 @@ export interface IngesterProcess extends AsyncDisposable {
   readiness(): Promise<Record<string, unknown>>;
 }
 
-/** Spawns the real entry file with `env` (plus PATH/HOME); `await using` kills it if still running. */
+/** Spawns the real entry file with `env` (plus PATH/HOME and a test-clock override); `await using` kills it if still running. */
 export function spawnIngester(env: Record<string, string>): IngesterProcess {
   const proc = Bun.spawn(['bun', 'ingester.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...clockEnv(), ...env },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

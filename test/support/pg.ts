@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
+import { clockEnv } from './environment.ts';
 
 /** A fresh, empty database that is dropped (WITH FORCE) on dispose. */
 export interface TestDatabase extends AsyncDisposable {
@@ -81,22 +82,12 @@ async function getServerUrl(): Promise<string> {
 
 async function startShared(): Promise<EmbeddedPostgres> {
   const dataDir = mkdtempSync(join(tmpdir(), 'events-stack-pg-'));
-  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false, serverEnv: pickClockEnv() }).catch((error) => {
+  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false, serverEnv: clockEnv() }).catch((error) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
   installBackstop(server);
   return server;
-}
-
-// A suite run under a shifted clock (`faketime`, see README › Tests) must shift the server's clock
-// too, or partitions made by now() and rows stamped by the test process disagree.
-function pickClockEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && (key === 'LD_PRELOAD' || key.startsWith('FAKETIME'))) env[key] = value;
-  }
-  return env;
 }
 
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;

@@ -117,13 +117,5 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
   };
 }
 
-/** Polls `check` until it returns a value other than undefined; throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
+/** The suite's one wait (test/support/wait.ts), re-exported for the presenter tests. */
+export { waitFor } from './wait.ts';
