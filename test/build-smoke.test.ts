@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
 import { signDevToken } from '../dev/tokens.ts';
 import { executables } from '../scripts/build.ts';
-import { freePort, startExecutable, waitForAnswer } from './support/executable.ts';
+import { startExecutable, waitForAnswer, waitForLoggedPort } from './support/executable.ts';
 import { createTestDatabase } from './support/pg.ts';
 
 const root = join(import.meta.dir, '..');
@@ -97,14 +97,13 @@ describe('compiled executables (bun run build)', () => {
     const kubeconfig = join(runDir, 'ingester.kubeconfig');
     writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
     chmodSync(kubeconfig, 0o600);
-    const port = freePort();
     await using ingester = startExecutable(join(runDir, 'events-ingester'), {
       cwd: runDir,
       env: {
         ...baseEnv(),
         DATABASE_URL: db.url,
         KUBECONFIG: kubeconfig,
-        PORT: String(port),
+        PORT: '0',
         CLUSTER_NAME: 'smoke',
         STATUS_LOG_INTERVAL: '0',
         OTEL_ENABLED: 'true',
@@ -112,6 +111,7 @@ describe('compiled executables (bun run build)', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       },
     });
+    const port = await waitForLoggedPort(ingester, 'probe server listening');
     await waitForAnswer(`http://127.0.0.1:${port}/livez`, ingester, (status) => status === 200);
     // Ready as a standby at once; then it wins the advisory lock and is ready once watching.
     const ready = await waitForAnswer(`http://127.0.0.1:${port}/readyz`, ingester, (status, body) => status === 200 && body.includes('"leader"'));
@@ -156,20 +156,20 @@ describe('compiled executables (bun run build)', () => {
     const kubeconfig = join(runDir, 'presenter.kubeconfig');
     writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
     chmodSync(kubeconfig, 0o600);
-    const port = freePort();
     await using presenter = startExecutable(join(runDir, 'events-presenter'), {
       cwd: runDir,
       env: {
         ...baseEnv(),
         DATABASE_URL: db.url,
         KUBECONFIG: kubeconfig,
-        PORT: String(port),
+        PORT: '0',
         JWT_SIGN_KEY: 'smoke-test-signing-key',
         AUTHN_NS: 'krateo-system',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       },
     });
+    const port = await waitForLoggedPort(presenter, 'presenter listening');
     await waitForAnswer(`http://127.0.0.1:${port}/livez`, presenter, (status) => status === 200);
     await waitForAnswer(`http://127.0.0.1:${port}/readyz`, presenter, (status) => status === 200);
     const refused = await fetch(`http://127.0.0.1:${port}/events`);

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'bun:test';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './support/executable.ts';
+import { retryWhilePortTaken } from './support/executable.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 import { openSse, type SseClient } from './support/sse-client.ts';
 import { clockEnv } from './support/environment.ts';
@@ -46,6 +46,23 @@ function startDevStack(dataDir: string, ports: { presenter: number; ingester: nu
   };
 }
 
+/**
+ * Starts the stack on two free ports and waits until it says it is up; starts again on new ports
+ * when one was taken before the stack bound it.
+ */
+async function startDevStackUp(dataDir: string, what: string) {
+  return await retryWhilePortTaken(2, async ([presenter, ingester]) => {
+    const ports = { presenter: presenter!, ingester: ingester! };
+    const stack = startDevStack(dataDir, ports);
+    await waitFor(() => stack.output.includes('Ctrl-C stops everything') || stack.proc.exitCode !== null || undefined, { timeoutMs: 60_000, what });
+    if (stack.proc.exitCode !== null) {
+      await stack[Symbol.asyncDispose]();
+      throw new Error(`bun run dev exited with ${stack.proc.exitCode}; output:\n${stack.output}`);
+    }
+    return Object.assign(stack, { ports });
+  });
+}
+
 async function collectEvents(client: SseClient, count: number): Promise<{ namespace: string; composition_id: string | null }[]> {
   const events: { namespace: string; composition_id: string | null }[] = [];
   while (events.length < count) {
@@ -71,10 +88,10 @@ describe('bun run dev', () => {
     // As root the embedded server runs as `postgres`, which must be able to enter the parent folder.
     chmodSync(dataDir, 0o755);
     try {
-      const ports = { presenter: freePort(), ingester: freePort() };
+      let ports = { presenter: 0, ingester: 0 };
       {
-        await using stack = startDevStack(dataDir, ports);
-        await waitFor(() => stack.output.includes('Ctrl-C stops everything') || stack.proc.exitCode !== null || undefined, { timeoutMs: 60_000, what: 'the stack to start' });
+        await using stack = await startDevStackUp(dataDir, 'the stack to start');
+        ports = stack.ports;
         expect(stack.output).toContain('no reachable cluster: started the Kubernetes API simulator');
         expect(stack.output).toContain('(new)');
         const tokens = [...stack.output.matchAll(/curl -N -H 'Authorization: Bearer ([^']+)' (\S+)/g)].map((m) => ({ token: m[1]!, url: m[2]! }));
@@ -96,8 +113,7 @@ describe('bun run dev', () => {
       await waitFor(async () => ((await portIsFree(ports.presenter)) && (await portIsFree(ports.ingester)) ? true : undefined), { what: 'ports released' });
       expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 
-      await using again = startDevStack(dataDir, ports);
-      await waitFor(() => again.output.includes('Ctrl-C stops everything') || again.proc.exitCode !== null || undefined, { timeoutMs: 60_000, what: 'the second start' });
+      await using again = await startDevStackUp(dataDir, 'the second start');
       expect(again.output).toContain('(reused)');
       again.proc.kill('SIGINT');
       expect(await again.proc.exited).toBe(0);

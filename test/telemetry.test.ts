@@ -31,9 +31,9 @@ describe('telemetry', () => {
     answer = false;
     const second = createTelemetry({ serviceName: 'events-test', enabled: true, exportIntervalMs: 60_000, log, url });
     second.meter.createCounter('events_test.things').add(1);
-    const started = performance.now();
     await second.shutdown(300);
-    expect(performance.now() - started).toBeLessThan(1500);
+    // Shutdown returned while the collector still holds the export: it did not wait for the answer.
+    expect({ held: held.length, answered: posts.length }).toEqual({ held: 1, answered: 2 });
     expect(lines.some((l) => JSON.parse(l).msg === 'metrics shutdown timed out')).toBe(true);
     for (const release of held) release();
   });

@@ -1,12 +1,54 @@
 import type { Subprocess } from 'bun';
 import { clockEnv } from './environment.ts';
 
-/** A port that was free a moment ago (bound on 127.0.0.1 port 0, then released). */
-export function freePort(): number {
-  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const { port } = server;
-  server.stop(true);
-  return port;
+/**
+ * Ports that were free a moment ago (bound on 127.0.0.1 port 0, then released). Another process
+ * may take one before the caller binds it: use only through {@link retryWhilePortTaken}.
+ */
+function pickFreePorts(count: number): number[] {
+  const servers = Array.from({ length: count }, () => Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } }));
+  const ports = servers.map((server) => server.port);
+  for (const server of servers) server.stop(true);
+  return ports;
+}
+
+/**
+ * Runs `start` with `count` free ports and returns what it returns; when it fails because a port
+ * was taken between the pick and the bind (its error mentions EADDRINUSE), starts again with new
+ * ports, up to 5 times. For services that must be told their port; a service that logs the port
+ * it bound is started on port 0 instead (see {@link waitForLoggedPort}).
+ */
+export async function retryWhilePortTaken<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(pickFreePorts(count));
+    } catch (err) {
+      if (attempt >= 5 || !String(err instanceof Error ? err.message : err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+/**
+ * Resolves with the `port` field of the first JSON log line whose `msg` is `message` (a service
+ * started with PORT=0 logs the port it bound); throws with the output when the process exits first
+ * or `deadlineMs` passes.
+ */
+export async function waitForLoggedPort(running: RunningExecutable, message: string, deadlineMs = 30_000): Promise<number> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    for (const line of running.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown };
+        if (parsed.msg === message && typeof parsed.port === 'number') return parsed.port;
+      } catch {
+        // a partly written line: read again on the next pass
+      }
+    }
+    if (running.proc.exitCode !== null) throw new Error(`exited with ${running.proc.exitCode} before logging "${message}"; output:\n${running.output()}`);
+    if (Date.now() > deadline) throw new Error(`no "${message}" log line within ${deadlineMs} ms; output:\n${running.output()}`);
+    await Bun.sleep(20);
+  }
 }
 
 /** A started executable whose output is kept for failure messages; disposing it kills it. */
