@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { retryWhilePortTaken } from './support/executable.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 import { openSse, type SseClient } from './support/sse-client.ts';
-import { clockEnv } from './support/environment.ts';
+import { pickClockEnv } from './support/clock-env.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -15,13 +15,13 @@ function startDevStack(dataDir: string, ports: { presenter: number; ingester: nu
   const proc = Bun.spawn(['bun', 'dev/stack.ts'], {
     cwd: root,
     env: {
-      ...clockEnv(),
       PATH: process.env.PATH ?? '',
       HOME: dataDir, // no ~/.kube/config here: the demo simulator is used
       DEV_DATA_DIR: dataDir,
       PRESENTER_PORT: String(ports.presenter),
       INGESTER_PORT: String(ports.ingester),
       DEV_EVENTS_PER_SECOND: '40',
+      ...pickClockEnv(),
     },
     stdin: 'ignore',
     stdout: 'pipe',

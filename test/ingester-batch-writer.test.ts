@@ -1,12 +1,10 @@
 import { describe, expect, test } from 'bun:test';
-import { createBatchWriter, type BatchWriterOptions } from '../lib/batch-writer.ts';
-import type { EventRecord } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createBatchWriter, type BatchWriterOptions } from '../lib/ingest/batch-writer.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { createEventRowWriter, type EventRecord } from '../lib/storage/event-store.ts';
 import { buildRecord } from './support/builders.ts';
-import { waitFor } from './support/ingester-fixtures.ts';
-import { runMigrations } from '../lib/db.ts';
-import { createEventRowWriter } from '../lib/event-store.ts';
-import { openSql } from './support/ingester-fixtures.ts';
+import { openSql, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase } from './support/pg.ts';
 
 function buildWriter(overrides: Partial<BatchWriterOptions> & Pick<BatchWriterOptions, 'write'>) {

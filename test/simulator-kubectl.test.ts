@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../dev/simulator/index.ts';
 import type { Simulator } from '../dev/simulator/index.ts';
-import { noKubectlAgainstSimulator, skipNote } from './support/environment.ts';
+import { noKubectl, skipNote } from './support/environment.ts';
 
 // SPEC §8: the simulator is checked against a real client. kubectl runs with an empty HOME so
 // no developer config leaks in, and with KUBECONFIG pointing at a file from kubeconfigFor.
@@ -68,7 +68,7 @@ function spawnCollecting(env: Record<string, string>, args: string[]) {
   };
 }
 
-describe.skipIf(noKubectlAgainstSimulator !== undefined)(`simulator with kubectl${skipNote(noKubectlAgainstSimulator)}`, () => {
+describe.skipIf(noKubectl !== undefined)(`simulator with kubectl${skipNote(noKubectl)}`, () => {
   test('kubectl auth can-i prints yes or no per the RBAC table with exit codes 0 and 1', async () => {
     await using sim = await startSimulator();
     sim.setRbac('alice', [{ verbs: ['list', 'watch'], resources: ['events'], apiGroups: [''], namespaces: ['team-a'] }]);

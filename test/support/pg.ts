@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
-import { clockEnv } from './environment.ts';
+import { pickClockEnv } from './clock-env.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
 
 /** A fresh, empty database that is dropped (WITH FORCE) on dispose. */
 export interface TestDatabase extends AsyncDisposable {
@@ -82,7 +82,7 @@ async function getServerUrl(): Promise<string> {
 
 async function startShared(): Promise<EmbeddedPostgres> {
   const dataDir = mkdtempSync(join(tmpdir(), 'events-stack-pg-'));
-  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false, serverEnv: clockEnv() }).catch((error) => {
+  const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false, serverEnv: pickClockEnv() }).catch((error) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
