@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
 import { signDevToken } from '../dev/tokens.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
 import { executables } from '../scripts/build.ts';
+import { buildRecord } from './support/builders.ts';
 import { startExecutable, waitForAnswer, waitForLoggedPort } from './support/executable.ts';
 import { createTestDatabase } from './support/pg.ts';
 
@@ -147,7 +149,7 @@ describe('compiled executables (bun run build)', () => {
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
   });
 
-  test('the presenter starts with no node_modules, answers its probes, refuses an unauthenticated request, serves a signed-in user, exports OTLP metrics and exits 0 on SIGTERM', async () => {
+  test('the presenter starts with no node_modules, answers its probes, refuses an unauthenticated request, shows a signed-in user its permitted row and not the others, shows a user without permission nothing, exports OTLP metrics and exits 0 on SIGTERM', async () => {
     await using db = await createTestDatabase();
     await using sim = await startSimulator({ tls: true });
     await using otlp = startOtlpReceiver();
@@ -176,19 +178,29 @@ describe('compiled executables (bun run build)', () => {
     expect(refused.status).toBe(401);
     expect(refused.headers.get('content-type')).toContain('application/json');
 
-    // A signed-in user: the presenter reads alice's clientconfig Secret with its own identity
-    // (client-node inside the executable, over HTTPS with a client certificate).
-    const alice = await sim.issueClientCert('alice');
-    sim.setSecret('krateo-system', 'alice-clientconfig', {
-      'server-url': sim.url,
-      'certificate-authority-data': sim.caPem,
-      'client-certificate-data': alice.certPem,
-      'client-key-data': alice.keyPem,
-    });
+    // Signed-in users: the presenter reads their clientconfig Secrets with its own identity
+    // (client-node inside the executable, over HTTPS with a client certificate) and reviews as them.
+    for (const user of ['alice', 'mallory']) {
+      const cert = await sim.issueClientCert(user);
+      sim.setSecret('krateo-system', `${user}-clientconfig`, {
+        'server-url': sim.url,
+        'certificate-authority-data': sim.caPem,
+        'client-certificate-data': cert.certPem,
+        'client-key-data': cert.keyPem,
+      });
+    }
     sim.setRbac('alice', [{ apiGroups: [''], verbs: ['list'], resources: ['events'], namespaces: ['default'] }]);
-    const token = signDevToken({ key: 'smoke-test-signing-key', username: 'alice', ttlSeconds: 300 });
-    const answered = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
-    expect({ status: answered.status, body: await answered.json() }).toMatchObject({ status: 200, body: { resources: [] } });
+    await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), { [Symbol.asyncDispose]: async () => await sql.end() });
+    const permitted = buildRecord({ namespace: 'default' });
+    await insertEventRows(sql, [permitted, buildRecord({ namespace: 'kube-system' })]);
+    const eventsOf = async (username: string) => {
+      const token = signDevToken({ key: 'smoke-test-signing-key', username, ttlSeconds: 300 });
+      const answer = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await answer.json()) as { resources: { global_uid: string; namespace: string }[] };
+      return { status: answer.status, rows: body.resources.map((r) => [r.global_uid, r.namespace]) };
+    };
+    expect(await eventsOf('alice')).toEqual({ status: 200, rows: [[permitted.global_uid, 'default']] });
+    expect(await eventsOf('mallory')).toEqual({ status: 200, rows: [] });
     const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
     expect(secretReads.map((r) => [r.method, r.username])).toContainEqual(['GET', serviceAccount]);
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { signToken } from '../lib/presenter/access/auth-token.ts';
 import { buildRecord } from './support/builders.ts';
-import { listEventsIn, signKey, startPresenterHarness, tokenFor, waitFor } from './support/presenter-harness.ts';
+import { authnNamespace, createTestClock, listEventsIn, signKey, startPresenterHarness, tokenFor } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -65,20 +65,83 @@ describe('presenter authentication', () => {
     const refusedAnswer = await fetch(`${h.url}/events`, { headers: { origin: 'https://portal.example' } });
     expect(refusedAnswer.headers.get('access-control-allow-origin')).toBe('*');
   });
+
+  test('with a CORS allow-list, a listed origin is echoed on preflights, answers and streams, and any other origin gets no allow-origin header', async () => {
+    await using h = await startPresenterHarness({ corsOrigins: ['https://portal.example'] });
+    const token = await h.addUser('alice', listEventsIn(['team-a']));
+    const cors = (response: Response) => ({
+      status: response.status,
+      allowOrigin: response.headers.get('access-control-allow-origin'),
+      vary: response.headers.get('vary'),
+    });
+    const ask = async (origin: string) => {
+      const preflight = await fetch(`${h.url}/events`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
+      const answer = await fetch(`${h.url}/events`, { headers: { origin, authorization: `Bearer ${token}` } });
+      await answer.body?.cancel();
+      await using stream = await openSse(`${h.url}/notifications`, { origin, authorization: `Bearer ${token}` });
+      return [cors(preflight), cors(answer), cors(stream.response)];
+    };
+    const allowed = { allowOrigin: 'https://portal.example', vary: 'Origin' };
+    expect(await ask('https://portal.example')).toEqual([{ status: 204, ...allowed }, { status: 200, ...allowed }, { status: 200, ...allowed }]);
+    const refused = { allowOrigin: null, vary: 'Origin' };
+    expect(await ask('https://evil.example')).toEqual([{ status: 204, ...refused }, { status: 200, ...refused }, { status: 200, ...refused }]);
+  });
+});
+
+describe('users whose clientconfig Secret holds a bearer token instead of a client certificate', () => {
+  const tokenSecret = (h: { sim: { url: string; caPem: string } }, token: string) => ({
+    'server-url': h.sim.url,
+    'certificate-authority-data': Buffer.from(h.sim.caPem).toString('base64'),
+    token,
+  });
+  const rowsOf = async (response: Response) => ({
+    status: response.status,
+    rows: ((await response.json()) as { resources: { namespace: string }[] }).resources.map((r) => r.namespace),
+  });
+
+  test('see the rows of the namespaces they may list, reviewed as themselves over the token, and no others', async () => {
+    await using h = await startPresenterHarness();
+    h.sim.addToken('bearer-of-bob', 'bob');
+    h.sim.setSecret(authnNamespace, 'bob-clientconfig', tokenSecret(h, 'bearer-of-bob'));
+    h.sim.setRbac('bob', listEventsIn(['team-a']));
+    await h.insert(buildRecord({ namespace: 'team-a' }), buildRecord({ namespace: 'team-b' }));
+    const response = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${tokenFor('bob')}` } });
+    expect(await rowsOf(response)).toEqual({ status: 200, rows: ['team-a'] });
+    const reviewers = h.sim.requests().filter((r) => r.path.includes('selfsubjectaccessreviews')).map((r) => r.username);
+    expect(reviewers.length).toBeGreaterThan(0);
+    expect(new Set(reviewers)).toEqual(new Set(['bob']));
+  });
+
+  test('are shown nothing when the API server does not accept the Secret\'s token, even with every permission', async () => {
+    await using h = await startPresenterHarness();
+    h.sim.addToken('bearer-of-bob', 'bob');
+    h.sim.setSecret(authnNamespace, 'bob-clientconfig', tokenSecret(h, 'not-the-bearer-of-bob'));
+    h.sim.setRbac('bob', listEventsIn());
+    await h.insert(buildRecord({ namespace: 'team-a' }));
+    const response = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${tokenFor('bob')}` } });
+    expect(await rowsOf(response)).toEqual({ status: 200, rows: [] });
+    // The reviews were refused by the API server (no user), not skipped.
+    const reviewers = h.sim.requests().filter((r) => r.path.includes('selfsubjectaccessreviews')).map((r) => r.username);
+    expect({ asked: reviewers.length > 0, as: [...new Set(reviewers)] }).toEqual({ asked: true, as: [undefined] });
+  });
 });
 
 describe('presenter authorisation on open streams', () => {
   test('stops delivery within the cache TTL once the permission is revoked', async () => {
-    await using h = await startPresenterHarness({ authzCacheTtlMs: 300 });
+    const clock = createTestClock();
+    await using h = await startPresenterHarness({ authzCacheTtlMs: 300 }, { now: clock.now });
     const token = await h.addUser('alice', listEventsIn(['team-a']));
     await using stream = await openSse(`${h.url}/notifications`, { authorization: `Bearer ${token}` });
     await stream.next();
     const [before] = await h.insert(buildRecord({ namespace: 'team-a' }));
     expect((await stream.next()).id).toBe(String(before));
     h.sim.setRbac('alice', listEventsIn(['team-b']));
-    const revokedAt = Date.now();
-    // After the TTL, rows of team-a no longer arrive; a team-b row proves the stream is still live.
-    await waitFor(async () => (Date.now() - revokedAt > 350 ? true : undefined), { timeoutMs: 2000, what: 'ttl' });
+    // After the TTL (on the presenter's clock), rows of team-a no longer arrive; a team-b row,
+    // inserted after the team-a one, proves the stream is still live and that nothing came before it.
+    clock.advance(301);
     const [hidden] = await h.insert(buildRecord({ namespace: 'team-a' }));
     const [visible] = await h.insert(buildRecord({ namespace: 'team-b' }));
     const frames = await stream.until((f) => f.event === 'krateo');

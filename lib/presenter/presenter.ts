@@ -47,19 +47,22 @@ export async function startPresenter(options: {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
+  /** The clock of the authorisation and credential caches (default `Date.now`; tests move it). */
+  now?: () => number;
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
-  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
-  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
+  const { now } = options;
+  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics, now });
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
   if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
   const resolver =
     settings.authzStrict && options.discovery
-      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log, now })
       : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, resolver });
   log.info('authorisation mode', { strict: visibility.strict });

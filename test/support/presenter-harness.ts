@@ -65,6 +65,19 @@ export interface HarnessOptions {
   idleTimeoutSeconds?: number;
   /** The presenter's `list events` review (default: a SelfSubjectAccessReview as the user). */
   accessCheck?: AccessCheck;
+  /** The clock of the presenter's authorisation caches (default `Date.now`; see `createTestClock`). */
+  now?: () => number;
+}
+
+/** A clock a test moves by hand: cache lifetimes pass at once, without waiting for them. */
+export function createTestClock(startMs = Date.now()) {
+  let nowMs = startMs;
+  return {
+    now: () => nowMs,
+    advance(ms: number): void {
+      nowMs += ms;
+    },
+  };
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -82,6 +95,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     namespaceRefreshMs: 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
+    now: options.now,
   });
   const sql = createSql(db.url, { max: 2 });
   return {
