@@ -34,16 +34,29 @@ function makeTempDir(prefix: string): string {
 }
 
 describe('startEmbeddedPostgres', () => {
-  // One stopped cluster shared by the tests below, so most of them skip initdb.
-  let clusterDir = '';
+  // One stopped cluster made once (initdb is the slow part); each test starts a copy of it in a
+  // folder of its own, so no test sees what another left behind.
+  let templateDir = '';
   beforeAll(async () => {
-    clusterDir = makeTempDir('pg-cluster');
-    await (await startEmbeddedPostgres({ dataDir: clusterDir, durable: false })).stop();
+    templateDir = makeTempDir('pg-template');
+    await (await startEmbeddedPostgres({ dataDir: templateDir, durable: false })).stop();
   });
-  afterAll(() => rmSync(clusterDir, { recursive: true, force: true }));
+  afterAll(() => rmSync(templateDir, { recursive: true, force: true }));
+
+  /** A copy of the template cluster (owner kept, log dropped); removed on dispose. */
+  function ownCluster(): { dir: string } & Disposable {
+    const parent = makeTempDir('pg-cluster');
+    chmodSync(parent, 0o755); // as root the server runs as "postgres", which must reach the dir
+    const dir = join(parent, 'data');
+    const copy = Bun.spawnSync(['cp', '-a', templateDir, dir]);
+    if (copy.exitCode !== 0) throw new Error(`copying the template cluster failed: ${copy.stderr.toString()}`);
+    rmSync(join(dir, 'postgres.log'), { force: true });
+    return { dir, [Symbol.dispose]: () => rmSync(parent, { recursive: true, force: true }) };
+  }
 
   test('serves PostgreSQL 15 on 127.0.0.1 only and keeps its log in the data dir', async () => {
-    await using server = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
+    using cluster = ownCluster();
+    await using server = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
     const row = await withSql(server.url, async (sql) => {
       const [r] = await sql`select version() as version, current_setting('listen_addresses') as listen,
         host(inet_server_addr()) as addr, current_setting('fsync') as fsync,
@@ -53,11 +66,12 @@ describe('startEmbeddedPostgres', () => {
     expect(row?.version).toStartWith('PostgreSQL 15.');
     expect(row).toMatchObject({ listen: '127.0.0.1', addr: '127.0.0.1', fsync: 'off', max_connections: 300 });
     expect(server.url).toBe(`postgres://postgres:postgres@127.0.0.1:${server.port}/postgres`);
-    expect(readFileSync(join(clusterDir, 'postgres.log'), 'utf8')).toContain('ready to accept connections');
+    expect(readFileSync(join(cluster.dir, 'postgres.log'), 'utf8')).toContain('ready to accept connections');
   });
 
   test('stop then start keeps the port, the url and the data', async () => {
-    await using server = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
+    using cluster = ownCluster();
+    await using server = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
     const { port, url } = server;
     await withSql(url, (sql) => sql`create table restart_probe as select 42 as answer`);
 
@@ -90,29 +104,32 @@ describe('startEmbeddedPostgres', () => {
   });
 
   test('a postmaster.pid left by a dead postmaster is removed and the server starts', async () => {
-    const pidFile = join(clusterDir, 'postmaster.pid');
-    const server = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
+    using cluster = ownCluster();
+    const pidFile = join(cluster.dir, 'postmaster.pid');
+    const server = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
     const liveContent = readFileSync(pidFile, 'utf8');
     await server.stop();
     const gone = Bun.spawn(['true']);
     await gone.exited;
     writeFileSync(pidFile, liveContent.replace(/^\d+/, String(gone.pid)));
 
-    await using restarted = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
+    await using restarted = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
     expect(restarted.pid).not.toBe(gone.pid);
     expect(await canConnect(restarted.url)).toBe(true);
   });
 
   test('a postmaster.pid naming a live non-postgres process is treated as stale', async () => {
-    writeFileSync(join(clusterDir, 'postmaster.pid'), `${process.pid}\n${clusterDir}\n`);
-    await using server = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
+    using cluster = ownCluster();
+    writeFileSync(join(cluster.dir, 'postmaster.pid'), `${process.pid}\n${cluster.dir}\n`);
+    await using server = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
     expect(await canConnect(server.url)).toBe(true);
   });
 
   test('starting on a data dir a live postmaster serves fails with a clear error and leaves it running', async () => {
-    await using running = await startEmbeddedPostgres({ dataDir: clusterDir, durable: false });
-    await expect(startEmbeddedPostgres({ dataDir: clusterDir, durable: false })).rejects.toThrow(
-      `PostgreSQL (pid ${running.pid}) is already running on ${clusterDir}`,
+    using cluster = ownCluster();
+    await using running = await startEmbeddedPostgres({ dataDir: cluster.dir, durable: false });
+    await expect(startEmbeddedPostgres({ dataDir: cluster.dir, durable: false })).rejects.toThrow(
+      `PostgreSQL (pid ${running.pid}) is already running on ${cluster.dir}`,
     );
     expect(await canConnect(running.url)).toBe(true);
   });
