@@ -10,7 +10,7 @@ import { startListener } from './listener.ts';
 import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
-import { createPresenterMetrics } from './core/metrics.ts';
+import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
 import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
 
@@ -29,12 +29,8 @@ export interface RunningPresenter extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
- * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
- */
-export async function startPresenter(options: {
+/** What `startPresenter` is given. */
+export interface PresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
   readSecret: SecretReader;
@@ -47,23 +43,23 @@ export async function startPresenter(options: {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
-  /** The clock of the authorisation and credential caches (default `Date.now`; tests move it). */
+  /** The clock of the authorisation, credential and kind caches (default `Date.now`; tests move it). */
   now?: () => number;
-}): Promise<RunningPresenter> {
+}
+
+/**
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
+ * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
+ */
+export async function startPresenter(options: PresenterOptions): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
-  const { now } = options;
-  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics, now });
-  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
+  const { authorizer, credentials, resolver } = createAccessParts(options, metrics);
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
-  const resolver =
-    settings.authzStrict && options.discovery
-      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log, now })
-      : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, resolver });
   log.info('authorisation mode', { strict: visibility.strict });
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
@@ -110,4 +106,17 @@ export async function startPresenter(options: {
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** The access decisions, user credentials and (strict mode) kind mapping, all on one clock. */
+function createAccessParts(options: PresenterOptions, metrics: PresenterMetrics) {
+  const { settings, log, now } = options;
+  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
+  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics, now });
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
+  const resolver =
+    settings.authzStrict && options.discovery
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log, now })
+      : undefined;
+  return { authorizer, credentials, resolver };
 }
