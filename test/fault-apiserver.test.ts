@@ -128,12 +128,9 @@ describe('API server faults', () => {
     env.sim.closeWatches();
     for (let i = 0; i < 50_000 - firstHalf; i++) env.sim.createEvent(buildKubeEvent());
     env.sim.compact();
-    const started = performance.now();
     await expectTableEqualsHistory(env.sql, env.sim, 30_000);
-    const seconds = (performance.now() - started) / 1000;
     expect(await relists(env.metrics.read)).toBe(1);
     const listed = await env.metrics.read('events_ingester.events.received');
     expect(listed['{"source":"list"}']).toBe(50_000);
-    expect(seconds).toBeLessThan(30);
   }, 90_000);
 });
