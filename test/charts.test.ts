@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
 import { parseDurationMs } from '../lib/duration.ts';
 import { lintChart, renderChart, runHelm, type ChartRender } from './support/helm.ts';
-import type { K8sObject } from './support/kustomize.ts';
+import { renderKustomization, type K8sObject } from './support/kustomize.ts';
 import {
   environmentOf,
   findObject,
@@ -266,5 +266,40 @@ describe('chart options beyond the installer profiles', () => {
     expect(parseDurationMs(env.get('RETENTION')!)).toBe(7 * 86_400_000);
     const cap = Number(env.get('RETENTION_MAX_BYTES'));
     expect(cap > 0 && cap <= 0.75 * 1024 ** 3).toBe(true);
+  });
+});
+
+describe('deploy/ (kustomize) and the charts cannot drift apart', () => {
+  const kustomized = renderKustomization(join(root, 'deploy'));
+
+  /** What both renderings must agree on for one service: everything but names, namespaces, ports and Secret names. */
+  async function essentials(objects: K8sObject[], args: string) {
+    const deployment = objects.find((o) => o.kind === 'Deployment' && podSpecOf(o).containers[0]?.args?.[0] === args)!;
+    const spec = podSpecOf(deployment);
+    const container = spec.containers[0]!;
+    const probe = (p: Container['startupProbe']) => ({ ...p, httpGet: { path: p?.httpGet?.path }, failureThreshold: p === container.startupProbe ? undefined : p?.failureThreshold });
+    const serviceAccount = spec.serviceAccountName!;
+    const grants = grantsOf(objects, serviceAccount, deployment.metadata.namespace!).map((g) => g.split('|').slice(1).join('|'));
+    return {
+      replicas: (deployment.spec as { replicas: number }).replicas,
+      args: container.args,
+      podSecurityContext: spec.securityContext,
+      securityContext: container.securityContext,
+      terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
+      resources: container.resources,
+      volumeMounts: container.volumeMounts,
+      volumes: spec.volumes,
+      probes: [probe(container.startupProbe), probe(container.livenessProbe), probe(container.readinessProbe)],
+      grants: [...new Set(grants)].sort(),
+      secretVariables: [...new Set(secretRefsOf(container).map((ref) => ref.split(' ')[0]).filter((name) => name !== 'DB_USER'))].sort(),
+    };
+  }
+
+  test.each([
+    ['events-ingester', 'ingester'],
+    ['events-presenter', 'presenter'],
+  ] as const)('%s: same replicas, security contexts, resources, probes, volumes and RBAC rules', async (chart, args) => {
+    const fromChart = await renderChart(renderOf({ chart, valuesFiles: [] }));
+    expect(await essentials(fromChart, args)).toEqual(await essentials(await kustomized, args));
   });
 });
