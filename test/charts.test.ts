@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { referencePath, renderValuesReference } from '../scripts/chart-values-reference.ts';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
 import { parseDurationMs } from '../lib/duration.ts';
 import { lintChart, renderChart, runHelm, type ChartRender } from './support/helm.ts';
@@ -301,5 +303,35 @@ describe('deploy/ (kustomize) and the charts cannot drift apart', () => {
   ] as const)('%s: same replicas, security contexts, resources, probes, volumes and RBAC rules', async (chart, args) => {
     const fromChart = await renderChart(renderOf({ chart, valuesFiles: [] }));
     expect(await essentials(fromChart, args)).toEqual(await essentials(await kustomized, args));
+  });
+});
+
+describe('chart values', () => {
+  const helmCreateKeys = [
+    'replicaCount', 'image.repository', 'image.pullPolicy', 'image.tag', 'imagePullSecrets', 'nameOverride', 'fullnameOverride',
+    'serviceAccount.create', 'serviceAccount.automount', 'serviceAccount.annotations', 'serviceAccount.name', 'podAnnotations', 'podLabels',
+    'podSecurityContext', 'securityContext', 'service.type', 'resources', 'startupProbe', 'livenessProbe', 'readinessProbe',
+    'autoscaling.enabled', 'autoscaling.minReplicas', 'autoscaling.maxReplicas', 'autoscaling.targetCPUUtilizationPercentage',
+    'volumes', 'volumeMounts', 'nodeSelector', 'tolerations', 'affinity', 'config.PORT', 'config.DEBUG', 'config.DB_HOST', 'config.DB_NAME', 'config.DB_READY_TIMEOUT',
+  ];
+  const krateoKeys = {
+    'events-ingester': ['secret.name'],
+    'events-presenter': ['dbSecret.name', 'secret.name', 'service.nodePort', 'ingress.enabled', 'ingress.className', 'ingress.hosts', 'endpointSecret.create'],
+  };
+  const has = (values: unknown, key: string) =>
+    key.split('.').reduce<{ ok: boolean; at: unknown }>((acc, part) => {
+      const at = acc.at as Record<string, unknown> | undefined;
+      return { ok: acc.ok && at !== null && typeof at === 'object' && part in at, at: at?.[part] };
+    }, { ok: true, at: values }).ok;
+
+  test.each(Object.keys(charts) as ChartName[])('%s takes the helm create layout and the values Krateo passes', (chart) => {
+    const values = Bun.YAML.parse(readFileSync(join(root, 'charts', chart, 'values.yaml'), 'utf8'));
+    expect([...helmCreateKeys, ...krateoKeys[chart]].filter((key) => !has(values, key))).toEqual([]);
+  });
+
+  test('docs/chart-values.md is generated from the values files (bun scripts/chart-values-reference.ts) and every value is described', () => {
+    const generated = renderValuesReference();
+    expect(readFileSync(referencePath, 'utf8')).toBe(generated);
+    expect(generated.split('\n').filter((line) => line.endsWith('|  |'))).toEqual([]);
   });
 });
