@@ -1,19 +1,18 @@
-import { ConfigError, loadDatabaseConfig } from './lib/config.ts';
-import { createSql, runMigrations, waitForDb } from './lib/db.ts';
-import { createLogger, errorFields } from './lib/log.ts';
+// Entry file: wiring only (config → logger → database ready → migrations → exit). Applies the
+// database migrations and exits 0 (applied, or already there); the services also apply them at
+// start unless MIGRATE_ON_START=false.
+import { loadDatabaseConfig } from './lib/runtime/config.ts';
+import { createLogger, errorFields } from './lib/runtime/log.ts';
+import { loadConfigOrExit } from './lib/runtime/service-process.ts';
+import { prepareDatabase } from './lib/storage/db.ts';
 
-// Entry file: wiring only. Applies the database migrations and exits (0 when applied or already
-// there); the services also apply them at start unless MIGRATE_ON_START=false.
-const log = createLogger({ service: 'events-migrate' });
+const service = 'events-migrate';
+const db = loadConfigOrExit(service, () => loadDatabaseConfig(process.env));
+const log = createLogger({ service });
 try {
-  const db = loadDatabaseConfig(process.env);
-  const probe = createSql(db.url, { max: 1, applicationName: 'events-migrate-probe', fetchTypes: false });
-  await waitForDb(probe, { timeoutMs: db.readyTimeoutMs, log });
-  await probe.end();
-  await runMigrations(db.url, { log });
+  await prepareDatabase({ ...db, migrateOnStart: true }, { log, applicationName: `${service}-probe` });
   process.exit(0);
 } catch (err) {
-  if (err instanceof ConfigError) log.error('invalid configuration', { problems: err.problems });
-  else log.error('migration failed', errorFields(err));
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  log.error('migration failed', errorFields(err));
+  process.exit(1);
 }

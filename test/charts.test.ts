@@ -2,8 +2,8 @@ import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { referencePath, renderValuesReference } from '../scripts/chart-values-reference.ts';
-import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
-import { parseDurationMs } from '../lib/duration.ts';
+import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
+import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { lintChart, renderChart, runHelm, type ChartRender } from './support/helm.ts';
 import { renderKustomization, type K8sObject } from './support/kustomize.ts';
 import {

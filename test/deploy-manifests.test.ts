@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
-import { parseDurationMs } from '../lib/duration.ts';
+import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
+import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { renderKustomization, type K8sObject } from './support/kustomize.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,7 +26,7 @@ const ingesterLookupRules: Rule[] = [
 ];
 const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }];
 
-/** Standard OpenTelemetry variables the exporter reads itself (not in lib/config.ts). */
+/** Standard OpenTelemetry variables the exporter reads itself (not in lib/runtime/config.ts). */
 const standardOtelVariable = /^OTEL_EXPORTER_OTLP_[A-Z_]+$/;
 
 const services = {
@@ -182,7 +182,7 @@ describe('deploy/ manifests', () => {
         }
       });
 
-      test('every environment variable a container receives is a setting of its service in lib/config.ts', async () => {
+      test('every environment variable a container receives is a setting of its service in lib/runtime/config.ts', async () => {
         const objects = await rendered;
         for (const [name, { container }] of deploymentsByService(objects)) {
           const known = settingNames(services[name].settings);
