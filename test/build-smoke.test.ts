@@ -162,6 +162,7 @@ describe('compiled executable (bun run build)', () => {
     writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
     chmodSync(kubeconfig, 0o600);
     const port = freePort();
+    const metricsPort = freePort();
     await using presenter = startExecutable(executable(), {
       cwd: runDir,
       args: ['presenter'],
@@ -174,6 +175,7 @@ describe('compiled executable (bun run build)', () => {
         AUTHN_NS: 'krateo-system',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        PROMETHEUS_PORT: String(metricsPort),
       },
     });
     await waitForAnswer(`http://127.0.0.1:${port}/livez`, presenter, (status) => status === 200);
@@ -197,6 +199,14 @@ describe('compiled executable (bun run build)', () => {
     expect({ status: answered.status, body: await answered.json() }).toMatchObject({ status: 200, body: { resources: [] } });
     const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
     expect(secretReads.map((r) => [r.method, r.username])).toContainEqual(['GET', serviceAccount]);
+
+    // The same metrics, scraped (PROMETHEUS_PORT) under Krateo's names and attributes.
+    const scraped = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).split('\n').filter((line) => line.startsWith('events_presenter_'));
+    expect(scraped).toContain('events_presenter_startup_success_total 1');
+    expect(scraped).toContain('events_presenter_db_connect_duration_seconds_count 1');
+    expect(scraped).toContain('events_presenter_http_events_resources_returned_total{method="GET"} 0');
+    expect(scraped).toContain('events_presenter_http_events_errors_total{route="/events",code="missing_token",method="GET",stage="authenticate",status_code="401"} 1');
+    expect(scraped).toContain('events_presenter_http_events_requests_total{route="/events",status="200",method="GET",status_code="200"} 1');
 
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);

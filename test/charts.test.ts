@@ -262,6 +262,33 @@ describe('chart options beyond the installer profiles', () => {
     expect(grantsOf(objects, 'events-presenter', namespace)).toEqual(['authn||secrets|get']);
   });
 
+  test.each(Object.keys(charts) as ChartName[])('%s: with PROMETHEUS_PORT and serviceMonitor.enabled, a ServiceMonitor scrapes the metrics port of the Service', async (chart) => {
+    const objects = await renderChart(renderOf({ chart, valuesFiles: [] }, { 'config.PROMETHEUS_PORT': '9464', 'serviceMonitor.enabled': 'true' }));
+    const { container } = onlyDeployment(objects);
+    expect(container.ports?.find((p) => p.name === 'metrics')).toEqual({ name: 'metrics', containerPort: 9464, protocol: 'TCP' });
+    const service = findObject(objects, 'Service', chart)!;
+    expect((service.spec as { ports: unknown[] }).ports[1]).toEqual({ name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' });
+    const monitor = findObject(objects, 'ServiceMonitor', chart)!;
+    expect(monitor.spec).toEqual({
+      selector: { matchLabels: (service.spec as { selector: Record<string, string> }).selector },
+      namespaceSelector: { matchNames: [namespace] },
+      endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
+    });
+  });
+
+  test('serviceMonitor.enabled without PROMETHEUS_PORT is refused', async () => {
+    const result = await runHelm(['template', 'events-presenter', join(root, 'charts', 'events-presenter'), '--namespace', namespace, '--set', 'serviceMonitor.enabled=true']);
+    expect({ code: result.code, refused: result.stderr.includes('serviceMonitor.enabled needs config.PROMETHEUS_PORT') }).toEqual({ code: 1, refused: true });
+  });
+
+  test.each(Object.keys(charts) as ChartName[])('%s: grafanaDashboard.enabled ships the overview dashboard in a ConfigMap for Grafana\'s sidecar', async (chart) => {
+    const objects = await renderChart(renderOf({ chart, valuesFiles: [] }, { 'grafanaDashboard.enabled': 'true' }));
+    const configMap = findObject(objects, 'ConfigMap', `${chart}-dashboard`)!;
+    expect(configMap.metadata.labels?.grafana_dashboard).toBe('1');
+    const file = `${chart}-overview.json`;
+    expect(JSON.parse((configMap.data as Record<string, string>)[file]!)).toEqual(JSON.parse(readFileSync(join(root, 'charts', chart, 'dashboards', file), 'utf8')));
+  });
+
   test('retention defaults keep the stored events inside a 1 GiB share: 7 days and a size cap below 1 GiB', async () => {
     const objects = await renderChart(renderOf({ chart: 'events-ingester', valuesFiles: [] }));
     const env = environmentOf(objects, onlyDeployment(objects).container);
