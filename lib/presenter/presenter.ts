@@ -36,6 +36,7 @@ export interface PresenterOptions {
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
+  metrics?: PresenterMetrics; // created by startPresenterProcess; else on `meter`
   accessCheck?: AccessCheck;
   /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
   discovery?: DiscoveryClient;
@@ -54,7 +55,7 @@ export interface PresenterOptions {
  */
 export async function startPresenter(options: PresenterOptions): Promise<RunningPresenter> {
   const { settings, log } = options;
-  const metrics = createPresenterMetrics(options.meter);
+  const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
