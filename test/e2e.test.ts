@@ -226,7 +226,7 @@ describe('the whole stack', () => {
       await grows('rows flowing after the PostgreSQL restart');
 
       expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
-      await Bun.sleep(300); // clients are disconnected meanwhile and must resume by Last-Event-ID
+      await eventsCreated(20); // while no presenter runs: clients must resume by Last-Event-ID
       presenter = startPresenter({ databaseUrl: db.url, kubeconfig: cluster.presenterKubeconfig });
       port = await waitForPresenter(presenter);
       await grows('rows flowing after the presenter restart');
