@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { selfSubjectAccessReview } from '../lib/access-review.ts';
-import { insertEventRows } from '../lib/event-store.ts';
+import { selfSubjectAccessReview } from '../lib/presenter/access/access-review.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
 import { buildRecord } from './support/builders.ts';
 import { listEventsIn, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse, type SseFrame } from './support/sse-client.ts';
@@ -12,7 +12,12 @@ describe('GET /notifications', () => {
   test('starts with a retry hint carrying the live start id, then sends exact event frames', async () => {
     await using h = await startPresenterHarness();
     const token = await h.addUser('alice', listEventsIn(['team-a']));
+    // The hub reads a committed row on its NOTIFY, a moment later: a stream opened before the row
+    // shows when the hub has read it, and only then is the row the live start of a new stream.
+    await using watcher = await openSse(`${h.url}/notifications`, bearer(token));
+    await watcher.next();
     const [firstSeq] = await h.insert(buildRecord({ namespace: 'team-a' }));
+    expect((await watcher.next()).id).toBe(String(firstSeq));
     await using stream = await openSse(`${h.url}/notifications`, bearer(token));
     expect(stream.response.status).toBe(200);
     expect(stream.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
