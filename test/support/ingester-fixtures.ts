@@ -6,6 +6,7 @@ import { startIngester, type Ingester } from '../../lib/ingester-app.ts';
 import { createKubeHttp, type KubeHttp } from '../../lib/kube-client.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { KubeObject, StoredObject } from '../../dev/simulator/index.ts';
+import { pickClockEnv } from './clock-env.ts';
 
 let counter = 0;
 
@@ -139,7 +140,7 @@ export interface IngesterProcess extends AsyncDisposable {
 export function spawnIngester(env: Record<string, string>): IngesterProcess {
   const proc = Bun.spawn(['bun', 'ingester.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, ...pickClockEnv() },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
