@@ -133,6 +133,8 @@ export function createListView(options: ListViewOptions) {
       event.preventDefault();
       select(options.rows().length - 1);
     } else if (event.key === 'Enter') {
+      // The detail takes focus; without this the same key press would also press its close button.
+      event.preventDefault();
       const row = options.rows()[selected];
       if (row) options.onOpen(row);
     }

@@ -12,6 +12,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const pageSize = 200;
 const maxRows = 50_000;
 const maxPending = 10_000;
+const overviewRefreshMs = 2000;
 
 const rows = new EventRows(maxRows);
 let token = '';
@@ -108,7 +109,19 @@ function acceptLive(events: EventPayload[]): void {
   showLive(shown);
 }
 
+let overviewTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Refreshes chart and facets a little after live events arrive: at most once per `overviewRefreshMs`. */
+function scheduleOverview(): void {
+  if (overviewTimer !== undefined) return;
+  overviewTimer = setTimeout(() => {
+    overviewTimer = undefined;
+    void loadOverview().catch(handleError);
+  }, overviewRefreshMs);
+}
+
 function showLive(shown: EventPayload[]): void {
+  if (shown.length > 0) scheduleOverview();
   const added = rows.addLive(shown);
   if (added > 0) list.shiftForInserted(added);
   setFoot();
