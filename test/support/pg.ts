@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { pickClockEnv } from './clock-env.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
 
 /** A fresh, empty database that is dropped (WITH FORCE) on dispose. */
 export interface TestDatabase extends AsyncDisposable {
