@@ -192,6 +192,12 @@ describe('compiled executables (bun run build)', () => {
     const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
     expect(secretReads.map((r) => [r.method, r.username])).toContainEqual(['GET', serviceAccount]);
 
+    // The Events console is embedded: its page and hashed assets come out of the executable.
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    const assetStatuses = await Promise.all(assets.map(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).status));
+    expect({ page: page.status, assets: assetStatuses }).toEqual({ page: 200, assets: [200, 200] });
+
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
