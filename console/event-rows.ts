@@ -29,8 +29,9 @@ function parseRaw(raw: string | undefined): RawEvent {
 /** A row from a stored event: count and first/last seen from the Kubernetes Event itself when known. */
 export function rowOf(event: EventPayload): EventRow {
   const raw = parseRaw(event.raw);
+  // `raw` (about 1 KB) is not kept: the detail view reads it again, so 10,000 rows cost half the heap.
   return {
-    event,
+    event: { ...event, raw: undefined },
     count: raw.series?.count ?? raw.count ?? 1,
     firstSeen: raw.firstTimestamp ?? raw.eventTime ?? event.created_at,
     lastSeen: raw.lastTimestamp ?? event.created_at,

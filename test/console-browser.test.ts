@@ -82,6 +82,23 @@ describe('the Events console in a browser', () => {
     });
   }, 90_000);
 
+  test('pause holds new events back (counted, connection kept) and resume shows them at the top', async () => {
+    await using stack = await startConsoleStack();
+    await using browser = await launchBrowser();
+    const page = await openConsole(browser, stack.url, stack.tokenFor('admin'));
+    await page.locator('#conn[data-state="live"]').waitFor();
+    await page.click('#pause');
+    const held = stack.createEvent('team-a', { message: 'held while paused' });
+    await page.locator('#pending').filter({ hasText: '1 new' }).waitFor();
+    const whilePaused = { rows: await footNumber(page, 'rows'), state: await page.getAttribute('#conn', 'data-state'), button: await page.textContent('#pause') };
+    await page.click('#pause');
+    await page.locator(`#list .row[data-uid="${stack.globalUid(held)}"][data-index="0"]`).waitFor();
+    expect({ whilePaused, after: { rows: await footNumber(page, 'rows'), state: await page.getAttribute('#conn', 'data-state'), pending: await page.textContent('#pending') } }).toEqual({
+      whilePaused: { rows: 0, state: 'paused', button: 'Resume' },
+      after: { rows: 1, state: 'live', pending: '' },
+    });
+  }, 90_000);
+
   test('a filter narrows both the list and the chart, is reflected in the URL, and the chart total equals /events for the same filters', async () => {
     await using stack = await startConsoleStack();
     for (let i = 0; i < 12; i++) stack.createEvent(i % 2 === 0 ? 'team-a' : 'team-b', i % 3 === 0 ? { type: 'Warning', reason: 'BackOff', message: `Back-off restarting ${i}` } : {});

@@ -12,7 +12,9 @@ export const screenshotDir = join(new URL('../..', import.meta.url).pathname, '.
 export async function launchBrowser(): Promise<Browser & AsyncDisposable> {
   const executablePath = await chromium.executablePath();
   // The sandbox needs user namespaces a container or root often lacks; the pages tested are our own.
-  const args = [...chromium.args, '--no-sandbox'];
+  // The package's `--single-process` (meant for AWS Lambda) is dropped: with it, closing a context
+  // closes the browser, and renderers in their own processes are what a desktop browser measures.
+  const args = [...chromium.args.filter((arg) => arg !== '--single-process'), '--no-sandbox'];
   const browser = await playwright.launch({ executablePath, args, headless: true });
   return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
 }
