@@ -68,9 +68,10 @@ export class EventRows {
       const known = this.byUid.get(event.global_uid);
       if (known) {
         if (event.created_at < known.event.created_at) continue;
-        this.rows.splice(this.rows.indexOf(known), 1);
-        const index = fresh.indexOf(known);
-        if (index >= 0) fresh.splice(index, 1);
+        // The row is either already listed or among this batch's new rows, never both.
+        const listed = this.rows.indexOf(known);
+        if (listed >= 0) this.rows.splice(listed, 1);
+        else fresh.splice(fresh.indexOf(known), 1);
         known.event = { ...event, raw: undefined };
         known.count += 1;
         known.lastSeen = event.created_at;

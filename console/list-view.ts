@@ -14,6 +14,7 @@ function formatTime(iso: string): string {
 function span(className: string, text: string, title?: string): HTMLSpanElement {
   const el = document.createElement('span');
   el.className = className;
+  el.setAttribute('role', 'gridcell');
   el.textContent = text;
   if (title) el.title = title;
   return el;
