@@ -6,7 +6,7 @@ import { EventRows } from './event-rows.ts';
 import { renderFacets } from './facets.ts';
 import { createListView } from './list-view.ts';
 import { startLiveTail, type ConnectionState } from './live-tail.ts';
-import { bucketFor, filterNames, liveFilterNames, matchesClientFilters, readFilters, writeFilters, type Filters } from './view-state.ts';
+import { bucketFor, filterNames, liveFilterNames, matchesClientFilters, readFilters, type Filters } from './view-state.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const pageSize = 200;
@@ -35,6 +35,14 @@ const list = createListView({
   onOpen: (row) => void showDetail($('detail'), row, token).catch(handleError),
   onNearEnd: () => void loadNextPage(),
 });
+
+/** Writes the filters into the page URL without reloading (the `#token` fragment is never kept). */
+function writeFilters(filters: Filters): void {
+  const params = new URLSearchParams();
+  for (const name of filterNames) if (filters[name]) params.set(name, filters[name]!);
+  const text = params.toString();
+  history.replaceState(null, '', `${location.pathname}${text ? `?${text}` : ''}`);
+}
 
 function setFoot(): void {
   const more = loadingPage ? 'loading…' : historyDone ? (rows.trimmed ? 'older events dropped to stay responsive; narrow the filters' : 'end of history') : 'scroll for more';

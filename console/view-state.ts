@@ -1,4 +1,5 @@
-// The view's filters, kept in the page URL so a view can be shared or bookmarked.
+// The view's filters, kept in the page URL so a view can be shared or bookmarked. No DOM here:
+// the unit tests import it.
 
 /** Filter names the presenter knows, in the order the form shows them. */
 export const filterNames = ['q', 'namespace', 'kind', 'name', 'type', 'reason', 'composition_id', 'cluster', 'since', 'until'] as const;
@@ -20,14 +21,6 @@ export function readFilters(search: string): Filters {
   }
   filters.since ??= defaultSince;
   return filters;
-}
-
-/** Writes the filters into the page URL without reloading (the `#token` fragment is never kept). */
-export function writeFilters(filters: Filters): void {
-  const params = new URLSearchParams();
-  for (const name of filterNames) if (filters[name]) params.set(name, filters[name]!);
-  const text = params.toString();
-  history.replaceState(null, '', `${location.pathname}${text ? `?${text}` : ''}`);
 }
 
 const durationMs: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
