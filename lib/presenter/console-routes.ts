@@ -20,8 +20,8 @@ export interface ConsoleRoutesDeps {
   /** The console page (Bun's HTML import); `/ui` answers 404 without it. */
   consolePage?: HTMLBundle;
   authenticate: (request: Request) => Promise<{ identity: TokenIdentity; creds: UserCredentials }>;
-  fail: (err: unknown, route: string, cors: Record<string, string>) => Response;
-  observe: (route: string, started: number, status: number) => void;
+  fail: (err: unknown, route: string, method: string, cors: Record<string, string>) => Response;
+  observe: (route: string, method: string, started: number, status: number) => void;
 }
 
 /** Query parameters as lists (repeatable), the shape the parsers take. */
@@ -55,9 +55,9 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         await deps.visibility.scope(identity.username, creds, parsed.filters.equal.namespace ?? (await deps.catalog.list()), parsed.filters.equal.kind);
       response = json(await run(queryInput(new URL(request.url)), scope), cors);
     } catch (err) {
-      response = deps.fail(err, route, cors);
+      response = deps.fail(err, route, request.method, cors);
     }
-    deps.observe(route, started, response.status);
+    deps.observe(route, request.method, started, response.status);
     return response;
   };
 

@@ -11,7 +11,7 @@ import { startListener } from './listener.ts';
 import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
-import { createPresenterMetrics } from './core/metrics.ts';
+import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
 import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
 
@@ -37,6 +37,7 @@ export interface StartPresenterOptions {
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
+  metrics?: PresenterMetrics; // created by startPresenterProcess; else on `meter`
   accessCheck?: AccessCheck;
   /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
   discovery?: DiscoveryClient;
@@ -55,7 +56,7 @@ export interface StartPresenterOptions {
  */
 export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { settings, log } = options;
-  const metrics = createPresenterMetrics(options.meter);
+  const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
