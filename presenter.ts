@@ -1,4 +1,5 @@
 // Entry file: wiring only (config → logger → telemetry → database ready and migrated → service → signals).
+import consolePage from './console/index.html';
 import { createDiscoveryClient } from './lib/kube/discovery.ts';
 import { loadKubeConfig } from './lib/kube/client.ts';
 import { createSecretReader } from './lib/presenter/access/secret-reader.ts';
@@ -28,6 +29,7 @@ const presenter = await startOrExit(log, telemetry, () =>
         log,
         metrics,
         hostname: '0.0.0.0',
+        consolePage,
       });
     },
   }),

@@ -208,6 +208,12 @@ describe('compiled executable (bun run build)', () => {
     expect(scraped).toContain('events_presenter_http_events_errors_total{route="/events",code="missing_token",method="GET",stage="authenticate",status_code="401"} 1');
     expect(scraped).toContain('events_presenter_http_events_requests_total{route="/events",status="200",method="GET",status_code="200"} 1');
 
+    // The Events console is embedded: its page and hashed assets come out of the executable.
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    const assetStatuses = await Promise.all(assets.map(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).status));
+    expect({ page: page.status, assets: assetStatuses }).toEqual({ page: 200, assets: [200, 200] });
+
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');

@@ -19,6 +19,8 @@ import {
   probeBody,
 } from './openapi.ts';
 import { corsHeaders, preflightResponse } from './cors.ts';
+import { createConsoleRoutes } from './console-routes.ts';
+import type { HTMLBundle } from 'bun';
 import type { SseHub } from './sse/hub.ts';
 import type { CredentialStore, UserCredentials } from './access/user-credentials.ts';
 
@@ -38,6 +40,8 @@ export interface PresenterAppDeps {
   isReady: () => Promise<boolean>;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string>) =>
@@ -196,6 +200,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);

@@ -1,4 +1,5 @@
 import type { Meter } from '@opentelemetry/api';
+import type { HTMLBundle } from 'bun';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
 import { createSql } from '../storage/db.ts';
@@ -29,12 +30,8 @@ export interface RunningPresenter extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
- * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
- */
-export async function startPresenter(options: {
+/** What {@link startPresenter} takes. */
+export interface StartPresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
   readSecret: SecretReader;
@@ -48,7 +45,16 @@ export async function startPresenter(options: {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
-}): Promise<RunningPresenter> {
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
+}
+
+/**
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
+ * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
+ */
+export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
@@ -76,6 +82,7 @@ export async function startPresenter(options: {
     catalog,
     log,
     metrics,
+    consolePage: options.consolePage,
     isReady: async () => {
       if (stopping || !listener.subscribed) return false;
       await sql`select 1`;
