@@ -1,5 +1,6 @@
 // `bun run dev`: the whole stack in one terminal — PostgreSQL (embedded unless configured), the
 // ingester and the presenter, against the current cluster or the demo simulator. Ctrl-C stops all.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,12 @@ import { signDevToken } from './tokens.ts';
 const root = join(import.meta.dir, '..');
 const env = process.env;
 const dataDir = env.DEV_DATA_DIR ?? join(root, '.data');
+// As root the embedded PostgreSQL runs as the OS user `postgres`, which often cannot enter the
+// checkout (a clone under /root or in a `mktemp -d` folder): its cluster then lives in /var/tmp,
+// one folder per checkout, kept across runs like `.data/`.
+const pgDataDir = env.DEV_DATA_DIR === undefined && process.getuid?.() === 0
+  ? join('/var/tmp', `events-stack-dev-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`, 'postgres')
+  : join(dataDir, 'postgres');
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
 async function reachableKubeconfig(): Promise<string | undefined> {
@@ -95,10 +102,10 @@ try {
   if (env.DATABASE_URL || env.DB_HOST) {
     say('using the configured database (DATABASE_URL / DB_*)');
   } else {
-    const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), persistent: true, port: Number(env.DEV_PG_PORT ?? 0) || undefined });
+    const pg = await startEmbeddedPostgres({ dataDir: pgDataDir, persistent: true, port: Number(env.DEV_PG_PORT ?? 0) || undefined });
     stack.push({ stop: () => pg.stop() });
     const url = await ensureDatabase(pg.url, 'events');
-    say(`embedded PostgreSQL 15 on port ${pg.port}, data in ${join(dataDir, 'postgres')} (${pg.created ? 'new' : 'reused'})`);
+    say(`embedded PostgreSQL 15 on port ${pg.port}, data in ${pgDataDir} (${pg.created ? 'new' : 'reused'})`);
     databaseEnv = { DATABASE_URL: url };
   }
 
