@@ -1,4 +1,5 @@
 // Entry file: wiring only (config → logger → telemetry → database ready and migrated → service → signals).
+import { existsSync, readFileSync } from 'node:fs';
 import { createDiscoveryClient } from './lib/kube/discovery.ts';
 import { loadKubeConfig } from './lib/kube/client.ts';
 import { createSecretReader } from './lib/presenter/access/secret-reader.ts';
@@ -17,8 +18,13 @@ const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEn
 const presenter = await startOrExit(log, telemetry, async () => {
   await prepareDatabase(config.db, { log, applicationName: `${service}-probe` });
   const kubeConfig = loadKubeConfig(config.kube);
+  // CLUSTER_NAME is required in a pod (config); elsewhere the kubeconfig names the cluster.
+  const clusterName = config.clusterName ?? kubeConfig.getCurrentCluster()?.name;
+  if (!clusterName) throw new Error('CLUSTER_NAME is not set and the kubeconfig names no cluster');
+  const { inClusterApi } = config;
   return startPresenter({
-    settings: config,
+    settings: { ...config, clusterName },
+    inClusterApi: inClusterApi && { url: inClusterApi.url, caPem: existsSync(inClusterApi.caFile) ? readFileSync(inClusterApi.caFile, 'utf8') : undefined },
     databaseUrl: config.db.url,
     readSecret: createSecretReader(kubeConfig),
     discovery: createDiscoveryClient(kubeConfig),

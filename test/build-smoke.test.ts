@@ -166,6 +166,7 @@ describe('compiled executables (bun run build)', () => {
         PORT: String(port),
         JWT_SIGN_KEY: 'smoke-test-signing-key',
         AUTHN_NS: 'krateo-system',
+        CLUSTER_NAME: 'smoke',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       },

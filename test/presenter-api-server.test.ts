@@ -2,7 +2,7 @@
 // in-cluster one when the presenter runs in a pod, else the clientconfig's `server-url`, through
 // its `proxy-url` when one is given.
 import { describe, expect, test } from 'bun:test';
-import type { EventsPage } from '../lib/events-query.ts';
+import type { EventsPage } from '../lib/presenter/events-query.ts';
 import { buildRecord } from './support/builders.ts';
 import { startConnectProxy } from './support/connect-proxy.ts';
 import { authnNamespace, listEventsIn, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';

@@ -71,11 +71,14 @@ export const presenterSettings: Setting[] = [
   { name: 'JWT_SIGN_KEY', default: '—', description: 'HMAC signing key for JWT validation (required)', secret: true },
   { name: 'AUTHN_NS', default: '—', description: 'Kubernetes namespace where user clientconfig secrets live (required)' },
   { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
+  { name: 'CLUSTER_NAME', default: 'kubeconfig cluster name', description: 'The presenter\'s own cluster: the ingester\'s `CLUSTER_NAME` for it (required in a pod). Its rows are authorised with the user\'s clientconfig' },
+  { name: 'USER_REVIEWS_IN_CLUSTER', default: 'true', description: 'In a pod, send users\' access reviews for `CLUSTER_NAME` to the in-cluster API server instead of the clientconfig\'s `server-url` (false: Krateo\'s `TEST_MODE`)' },
+  { name: 'REMOTE_CLUSTERS', default: '—', description: 'JSON object, cluster name → `{server, certificateAuthorityData?, proxyUrl?, secretName?}`: other clusters whose rows are shown, asked of that server (see docs/decisions/008); rows of unmapped clusters are hidden' },
   { name: 'HEARTBEAT_INTERVAL', default: '15s', description: 'SSE comment heartbeat interval' },
   { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
   { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes that may stay queued for one SSE client (bursts: up to 4x for a second) before it is told to resume and closed' },
   { name: 'REPLAY_MAX_ROWS', default: '10000', description: 'Most rows replayed after `Last-Event-ID` before the client is told to resume again' },
-  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-namespace authorisation decision is reused' },
+  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-cluster, per-namespace authorisation decision is reused' },
   { name: 'AUTHZ_STRICT', default: 'false', description: 'Also require `get` on the involved object\'s resource type' },
   { name: 'CORS_ORIGINS', default: '*', description: 'Comma-separated allowed browser origins' },
   { name: 'EVENTS_MAX_LIMIT', default: '1000', description: 'Largest `limit` accepted by `/events`' },
@@ -217,6 +220,83 @@ function readKube(r: EnvReader): KubeSource {
   return existsSync(home) ? { kubeconfigPath: home, inCluster: false } : { inCluster: false };
 }
 
+/** Another cluster whose rows the presenter authorises (REMOTE_CLUSTERS). */
+export interface RemoteCluster {
+  name: string;
+  /** Its API server; reviews for its rows go only there. */
+  serverUrl: string;
+  caPem?: string;
+  proxyUrl?: string;
+  /** Name of the Secret in AUTHN_NS with a user's credentials for it; `{username}` is replaced. */
+  secretNameTemplate: string;
+}
+
+/** Where the service-account CA of a pod is mounted. */
+export const serviceAccountCaFile = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+
+const isHttpUrl = (text: unknown): text is string => {
+  if (typeof text !== 'string') return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+};
+
+// `certificateAuthorityData` as in a kubeconfig (base64 PEM); a PEM as is is accepted too.
+const decodeCa = (text: string): string | undefined => {
+  if (text.trim().startsWith('-----BEGIN')) return text.trim();
+  const pem = Buffer.from(text, 'base64').toString('utf8').trim();
+  return pem.startsWith('-----BEGIN') ? pem : undefined;
+};
+
+function readRemoteCluster(r: EnvReader, name: string, entry: unknown): RemoteCluster | undefined {
+  const bad = (why: string) => void r.problems.push(`REMOTE_CLUSTERS.${name}: ${why}`);
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return bad('must be an object'), undefined;
+  const { server, certificateAuthorityData, proxyUrl, secretName, ...rest } = entry as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) bad(`unknown fields ${unknown.join(', ')}`);
+  if (!isHttpUrl(server)) bad('server must be an http(s) URL');
+  if (proxyUrl !== undefined && !isHttpUrl(proxyUrl)) bad('proxyUrl must be an http(s) URL');
+  if (secretName !== undefined && (typeof secretName !== 'string' || !secretName.includes('{username}'))) bad('secretName must contain {username}');
+  const caPem = typeof certificateAuthorityData === 'string' ? decodeCa(certificateAuthorityData) : undefined;
+  if (certificateAuthorityData !== undefined && caPem === undefined) bad('certificateAuthorityData must be a base64 PEM certificate');
+  return {
+    name,
+    serverUrl: String(server),
+    caPem,
+    proxyUrl: typeof proxyUrl === 'string' ? proxyUrl : undefined,
+    secretNameTemplate: typeof secretName === 'string' ? secretName : '{username}-clientconfig',
+  };
+}
+
+/** REMOTE_CLUSTERS: a JSON object of cluster name → mapping. */
+function readRemoteClusters(r: EnvReader): RemoteCluster[] {
+  const text = r.raw('REMOTE_CLUSTERS');
+  if (text === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    r.problems.push('REMOTE_CLUSTERS must be a JSON object of cluster name → {server, …}');
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    r.problems.push('REMOTE_CLUSTERS must be a JSON object of cluster name → {server, …}');
+    return [];
+  }
+  return Object.entries(parsed).flatMap(([name, entry]) => readRemoteCluster(r, name, entry) ?? []);
+}
+
+/** The in-cluster API server (KUBERNETES_SERVICE_HOST/PORT), unless USER_REVIEWS_IN_CLUSTER is false or not in a pod. */
+function readInClusterApi(r: EnvReader): { url: string; caFile: string } | undefined {
+  const enabled = r.boolean('USER_REVIEWS_IN_CLUSTER', true);
+  const host = r.env.KUBERNETES_SERVICE_HOST?.trim();
+  if (!enabled || !host) return undefined;
+  const port = r.env.KUBERNETES_SERVICE_PORT?.trim() || '443';
+  return { url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, caFile: serviceAccountCaFile };
+}
+
 /** Ingester settings, fully parsed. */
 export interface IngesterConfig {
   port: number;
@@ -288,6 +368,11 @@ export interface PresenterConfig {
   authzCacheTtlMs: number;
   authzStrict: boolean;
   corsOrigins: string[];
+  /** The presenter's own cluster; undefined: the kubeconfig's cluster name (required in a pod). */
+  clusterName?: string;
+  /** The in-cluster API server users' reviews for `clusterName` go to; undefined: the clientconfig's `server-url`. */
+  inClusterApi?: { url: string; caFile: string };
+  remoteClusters: RemoteCluster[];
   eventsMaxLimit: number;
   shutdownTimeoutMs: number;
   otelEnabled: boolean;
@@ -311,12 +396,21 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     replayMaxRows: r.integer('REPLAY_MAX_ROWS', 10_000, 1, 10_000_000),
     authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s'),
     authzStrict: r.boolean('AUTHZ_STRICT', false),
+    clusterName: r.string('CLUSTER_NAME'),
+    inClusterApi: readInClusterApi(r),
+    remoteClusters: readRemoteClusters(r),
     corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
     eventsMaxLimit: r.integer('EVENTS_MAX_LIMIT', 1000, 1, 100_000),
     shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),
     otelEnabled: r.boolean('OTEL_ENABLED', true),
     otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1, maxTimerMs),
   };
+  if (config.kube.inCluster && config.clusterName === undefined) {
+    r.problems.push('CLUSTER_NAME is required in a cluster: set it to the ingester\'s CLUSTER_NAME for this cluster');
+  }
+  if (config.remoteClusters.some((c) => c.name === config.clusterName)) {
+    r.problems.push('REMOTE_CLUSTERS must not map CLUSTER_NAME, the presenter\'s own cluster');
+  }
   r.throwIfInvalid();
   return config;
 }
