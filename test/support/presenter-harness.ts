@@ -70,8 +70,8 @@ export interface HarnessOptions {
   accessCheck?: AccessCheck;
   /** Runs the presenter as in a pod: reviews for its own cluster go to this API server (given the harness's simulator). */
   ownApiServer?: (sim: Simulator) => Promise<{ url: string; caPem?: string }>;
-  /** More cluster names whose rows are authorised by the harness's simulator, with the users' main clientconfig. */
-  sameSimClusters?: string[];
+  /** More clusters whose rows are authorised by the harness's simulator (through `proxyUrl` if given), with the users' main clientconfig. */
+  sameSimClusters?: (string | { name: string; proxyUrl?: string })[];
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -85,7 +85,12 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
       ...overrides,
       remoteClusters: [
         ...(overrides.remoteClusters ?? []),
-        ...(options.sameSimClusters ?? []).map((name) => ({ name, serverUrl: sim.url, caPem: sim.caPem, secretNameTemplate: '{username}-clientconfig' })),
+        ...(options.sameSimClusters ?? []).map((c) => ({
+          ...(typeof c === 'string' ? { name: c } : c),
+          serverUrl: sim.url,
+          caPem: sim.caPem,
+          secretNameTemplate: '{username}-clientconfig',
+        })),
       ],
     }),
     databaseUrl: db.url,
