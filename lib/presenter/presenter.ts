@@ -10,11 +10,10 @@ import { startListener } from './listener.ts';
 import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
-import { createPresenterMetrics } from './core/metrics.ts';
+import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
 import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
 import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
-import type { PresenterMetrics } from './core/metrics.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
 import type { EventVisibility } from './access/event-visibility.ts';
 
@@ -83,6 +82,7 @@ export async function startPresenter(options: {
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
+  metrics?: PresenterMetrics; // created by startPresenterProcess; else on `meter`
   accessCheck?: AccessCheck;
   /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
   discovery?: DiscoveryClient;
@@ -94,7 +94,7 @@ export async function startPresenter(options: {
   inClusterApi?: { url: string; caPem?: string };
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
-  const metrics = createPresenterMetrics(options.meter);
+  const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
