@@ -1,4 +1,4 @@
-import type { RemoteCluster } from '../../runtime/config.ts';
+import type { RemoteCluster } from '../../runtime/cluster-settings.ts';
 import type { CredentialsForCluster } from './access-review.ts';
 import { AuthError } from './auth-token.ts';
 import type { CredentialStore, UserCredentials } from './user-credentials.ts';
