@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { createAuthorizer } from '../lib/presenter/access/access-review.ts';
+import { AuthError } from '../lib/presenter/access/auth-token.ts';
 import { silentLogger } from '../lib/runtime/log.ts';
 import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
 import type { UserCredentials } from '../lib/presenter/access/user-credentials.ts';
@@ -152,8 +153,9 @@ describe('authorisation cache', () => {
     });
   });
 
-  test('a decision in one cluster never answers for another: each cluster is asked with its own credentials, and none denies', async () => {
+  test('a decision in one cluster never answers for another: each cluster is asked with its own credentials, and none denies for the TTL', async () => {
     const sent: string[] = [];
+    let nowMs = 0;
     const authorizer = createAuthorizer({
       // alice is cluster-wide in dev only; prod allows her team-b.
       check: async (userCreds, namespace) => {
@@ -161,12 +163,13 @@ describe('authorisation cache', () => {
         return userCreds.serverUrl === 'https://dev.example' ? namespace === undefined : namespace === 'team-b';
       },
       credentials: async (username, cluster) => {
-        if (cluster === 'staging') throw new Error('no credentials for this cluster');
+        if (cluster === 'staging') throw new AuthError('no_credentials', 'no Kubernetes credentials for this cluster');
         return credentials(username, cluster);
       },
       ttlMs: 60_000,
       log: silentLogger,
       metrics: createPresenterMetrics(),
+      now: () => nowMs,
     });
     expect(await authorizer.allowedNamespaces('alice', 'dev', ['team-a', 'team-b'])).toBe('all');
     expect(await authorizer.allowedNamespaces('alice', 'prod', ['team-a', 'team-b'])).toEqual(['team-b']);
@@ -178,5 +181,8 @@ describe('authorisation cache', () => {
       unasked: authorizer.peek('alice', 'edge', 'team-a'),
     }).toEqual({ dev: true, prod: false, staging: false, unasked: undefined });
     expect(sent).toEqual(['https://dev.example:*', 'https://prod.example:*', 'https://prod.example:team-a', 'https://prod.example:team-b']);
+    // Missing credentials are not an outage: the denial is kept for the TTL, not 5 s.
+    nowMs = 10_000;
+    expect(authorizer.peek('alice', 'staging', 'team-a')).toBe(false);
   });
 });

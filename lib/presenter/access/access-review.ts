@@ -80,7 +80,8 @@ const keyOf = ({ username, cluster, namespace, target }: Question) =>
  * `maxConcurrentReviews` are sent at once, `maxReviewsPerUser` for one user, users served in the
  * order they asked (a user's questions are all answered before a later user's are sent once the
  * slots are full). Each review is sent with the user's credentials for the question's cluster
- * (`credentials`), so rights in one cluster never answer for another; no credentials denies. A
+ * (`credentials`), so rights in one cluster never answer for another; no credentials (an error
+ * with code `no_credentials`) denies for `ttlMs`. A
  * revoked permission is seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked.
  */
@@ -149,7 +150,14 @@ export function createAuthorizer(options: {
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {
-          options.log.warn('access review failed, denying', { user: username, cluster, namespace, resource: target?.resource ?? 'events', ...errorFields(err) });
+          const fields = { user: username, cluster, namespace, resource: target?.resource ?? 'events', ...errorFields(err) };
+          // No credentials for the cluster (no mapping, no Secret) is a steady state, not an outage:
+          // the credential store re-reads the Secret within the TTL, so the denial may last as long.
+          if ((err as { code?: unknown }).code === 'no_credentials') {
+            options.log.debug('no credentials for the cluster, denying', fields);
+            return { allowed: false, ttlMs: options.ttlMs };
+          }
+          options.log.warn('access review failed, denying', fields);
           return { allowed: false, ttlMs: Math.min(options.ttlMs, 5000) };
         },
       )
