@@ -1,4 +1,4 @@
-// Which API server a user's review goes to (docs/decisions/008-clusters-and-api-servers.md): the
+// Which API server a user's review goes to (docs/decisions/010-clusters-and-api-servers.md): the
 // in-cluster one when the presenter runs in a pod, else the clientconfig's `server-url`, through
 // its `proxy-url` when one is given.
 import { describe, expect, test } from 'bun:test';

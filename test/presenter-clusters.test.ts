@@ -1,5 +1,5 @@
 // Two clusters, one database: each user's rights in a cluster come from that cluster's API server
-// only (docs/decisions/008-clusters-and-api-servers.md). The presenter runs in `dev`; `prod` is a
+// only (docs/decisions/010-clusters-and-api-servers.md). The presenter runs in `dev`; `prod` is a
 // second simulator with its own CA and RBAC; `edge` maps to the prod simulator with the users'
 // main clientconfig (shared identity); rows of `staging` have no mapping.
 import { describe, expect, test } from 'bun:test';

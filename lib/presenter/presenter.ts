@@ -40,7 +40,7 @@ interface AccessOptions {
 
 /**
  * The user's main credentials (authentication needs them) and the visibility rule over every
- * mapped cluster (docs/decisions/008-clusters-and-api-servers.md).
+ * mapped cluster (docs/decisions/010-clusters-and-api-servers.md).
  */
 function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics: PresenterMetrics): { credentials: CredentialStore; visibility: EventVisibility } {
   const { settings, log } = options;

@@ -75,7 +75,7 @@ export const presenterSettings: Setting[] = [
   { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
   { name: 'CLUSTER_NAME', default: 'kubeconfig cluster name', description: 'The presenter\'s own cluster: the ingester\'s `CLUSTER_NAME` for it (required in a pod). Its rows are authorised with the user\'s clientconfig' },
   { name: 'USER_REVIEWS_IN_CLUSTER', default: 'true', description: 'In a pod, send users\' access reviews for `CLUSTER_NAME` to the in-cluster API server instead of the clientconfig\'s `server-url` (false: Krateo\'s `TEST_MODE`)' },
-  { name: 'REMOTE_CLUSTERS', default: '—', description: 'JSON object, cluster name → `{server, certificateAuthorityData?, proxyUrl?, secretName?}`: other clusters whose rows are shown, asked of that server (see docs/decisions/008); rows of unmapped clusters are hidden' },
+  { name: 'REMOTE_CLUSTERS', default: '—', description: 'JSON object, cluster name → `{server, certificateAuthorityData?, proxyUrl?, secretName?}`: other clusters whose rows are shown, asked of that server (see docs/decisions/010); rows of unmapped clusters are hidden' },
   { name: 'HEARTBEAT_INTERVAL', default: '15s', description: 'SSE comment heartbeat interval' },
   { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
   { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes that may stay queued for one SSE client (bursts: up to 4x for a second) before it is told to resume and closed' },

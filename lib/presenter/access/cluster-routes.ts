@@ -28,7 +28,7 @@ export interface ClusterDirectory {
 const mainSecret = (username: string) => `${username}-clientconfig`;
 
 /**
- * Maps clusters to API servers (docs/decisions/008). The own cluster: the in-cluster API server when
+ * Maps clusters to API servers (docs/decisions/010). The own cluster: the in-cluster API server when
  * `inClusterApi` is given (no proxy), else the clientconfig's `server-url` through its `proxy-url`.
  * Remote clusters: their configured server, CA and proxy only; a Secret never chooses them.
  */
