@@ -53,7 +53,7 @@ export function parseClientConfig(data: Record<string, string>): UserCredentials
 }
 
 /**
- * Caches each user's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
+ * Caches each Secret's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
  * that time; concurrent lookups for one user share one read. Read errors are not cached and
  * surface as `no_credentials` (failing closed), a missing Secret too.
  */
@@ -89,8 +89,9 @@ export function createCredentialStore(options: {
 }
 
 /**
- * Calls the user's API server as the user (client certificate and/or bearer token, the Secret's CA,
- * through `proxyUrl` when set: Bun's fetch tunnels with CONNECT) and returns the parsed JSON body. Throws an Error with `code` = HTTP status on a non-2xx answer.
+ * Calls the user's API server as the user (client certificate and/or bearer token, the given CA,
+ * through `proxyUrl` when set: Bun's fetch tunnels with CONNECT) and returns the parsed JSON body.
+ * Throws an Error with `code` = HTTP status on a non-2xx answer.
  */
 export async function requestAsUser(
   creds: UserCredentials,
