@@ -129,9 +129,11 @@ try {
   const common = { PATH: env.PATH, HOME: env.HOME, ...databaseEnv, DEBUG: env.DEBUG, OTEL_ENABLED: env.OTEL_ENABLED ?? 'false' };
   const ingesterPort = env.INGESTER_PORT ?? '8080';
   const presenterPort = env.PRESENTER_PORT ?? '8083';
-  const ingester = spawnService('ingester', 'ingester.ts', { ...env, ...common, PORT: ingesterPort, KUBECONFIG: ingesterKubeconfig, CLUSTER_NAME: env.CLUSTER_NAME ?? (demo ? 'demo' : undefined) });
+  // Both services must name the cluster alike: the presenter hides rows of clusters it has no mapping for.
+  const clusterName = env.CLUSTER_NAME ?? (demo ? 'demo' : undefined);
+  const ingester = spawnService('ingester', 'ingester.ts', { ...env, ...common, PORT: ingesterPort, KUBECONFIG: ingesterKubeconfig, CLUSTER_NAME: clusterName });
   stack.push({ stop: async () => void (ingester.kill('SIGTERM'), await ingester.exited) });
-  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace });
+  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace, CLUSTER_NAME: clusterName });
   stack.push({ stop: async () => void (presenter.kill('SIGTERM'), await presenter.exited) });
   void ingester.exited.then((code) => !stopping && (say(`ingester exited with ${code}`), stopAll(1)));
   void presenter.exited.then((code) => !stopping && (say(`presenter exited with ${code}`), stopAll(1)));

@@ -111,10 +111,10 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     const cors = corsHeaders(deps.corsOrigins, request);
     let response: Response;
     try {
-      const { identity, creds } = await authenticate(request, false);
+      const { identity } = await authenticate(request, false);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
       const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
-      const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
+      const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);

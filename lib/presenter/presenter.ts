@@ -13,14 +13,56 @@ import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
-import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
+import type { NamespaceCatalog } from './access/namespace-catalog.ts';
+import type { EventVisibility } from './access/event-visibility.ts';
 
 /** The settings the running service uses (a PresenterConfig satisfies it). */
 export type PresenterSettings = Pick<
   PresenterConfig,
   | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
   | 'replayMaxRows' | 'authzCacheTtlMs' | 'authzStrict' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
->;
+  | 'remoteClusters'
+> & {
+  /** The presenter's own cluster (`CLUSTER_NAME`, resolved): rows of it are authorised with the user's clientconfig. */
+  clusterName: string;
+};
+
+/** What `startPresenter` needs to decide what each user may see. */
+interface AccessOptions {
+  settings: PresenterSettings;
+  readSecret: SecretReader;
+  log: Logger;
+  accessCheck?: AccessCheck;
+  discovery?: DiscoveryClient;
+  inClusterApi?: { url: string; caPem?: string };
+}
+
+/**
+ * The user's main credentials (authentication needs them) and the visibility rule over every
+ * mapped cluster (docs/decisions/010-clusters-and-api-servers.md).
+ */
+function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics: PresenterMetrics): { credentials: CredentialStore; visibility: EventVisibility } {
+  const { settings, log } = options;
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
+  const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
+  const authorizer = createAuthorizer({
+    check: options.accessCheck ?? selfSubjectAccessReview,
+    credentials: createClusterCredentials(clusters, credentials),
+    ttlMs: settings.authzCacheTtlMs,
+    log,
+    metrics,
+  });
+  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
+  const resolver =
+    settings.authzStrict && options.discovery
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
+      : undefined;
+  const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
+  log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
+  return { credentials, visibility };
+}
 
 /** A running presenter. */
 export interface RunningPresenter extends AsyncDisposable {
@@ -47,6 +89,8 @@ export interface StartPresenterOptions {
   idleTimeoutSeconds?: number;
   /** The Events console page (Bun's HTML import), served at `/ui`. */
   consolePage?: HTMLBundle;
+  /** In a pod: the in-cluster API server (and its CA) that reviews for `clusterName` go to instead of `server-url`. */
+  inClusterApi?: { url: string; caPem?: string };
 }
 
 /**
@@ -60,16 +104,8 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
-  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
-  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
-  const resolver =
-    settings.authzStrict && options.discovery
-      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
-      : undefined;
-  const visibility = createEventVisibility({ authorizer, catalog, resolver });
-  log.info('authorisation mode', { strict: visibility.strict });
+  const { credentials, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
   let stopping = false;
