@@ -43,6 +43,13 @@ const mutations: Mutation[] = [
     tests: ['test/presenter-auth.test.ts'],
   },
   {
+    name: "cluster_name dropped from the per-cluster scope (one cluster's permission shows every cluster's rows)",
+    file: 'lib/presenter/access/event-visibility.ts',
+    from: 'const parts = [sql`cluster_name = ${cluster}`];',
+    to: 'const parts = [sql`true`];',
+    tests: ['test/presenter-clusters.test.ts'],
+  },
+  {
     name: 'cluster_name dropped from the /events query (the cluster filter is ignored)',
     file: 'lib/presenter/core/filters.ts',
     from: '    const column = equalityFilters[name];\n    parts.push(',

