@@ -50,13 +50,6 @@ const mutations: Mutation[] = [
     tests: ['test/presenter-clusters.test.ts'],
   },
   {
-    name: 'cluster_name dropped from the /events query (the cluster filter is ignored)',
-    file: 'lib/presenter/core/filters.ts',
-    from: '    const column = equalityFilters[name];\n    parts.push(',
-    to: "    const column = equalityFilters[name];\n    if (column === 'cluster_name') continue;\n    parts.push(",
-    tests: ['test/presenter-events.test.ts'],
-  },
-  {
     name: 'no exp check: expired tokens accepted',
     file: 'lib/presenter/access/auth-token.ts',
     from: "if (claims.exp <= nowSec) throw new AuthError('expired', 'token has expired');",
