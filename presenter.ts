@@ -20,6 +20,7 @@ const presenter = await startOrExit(log, telemetry, async () => {
   return startPresenter({
     settings: config,
     databaseUrl: config.db.url,
+    databaseSchema: config.db.schema,
     readSecret: createSecretReader(kubeConfig),
     discovery: createDiscoveryClient(kubeConfig),
     log,

@@ -1,5 +1,15 @@
--- Hand-written (docs/decisions/008-own-schema.md). Runs with search_path set to the configured
--- schema only (DB_SCHEMA, default events_stack), so current_schema() is where our objects live.
+CREATE TABLE "legacy_import_state" (
+	"source" text PRIMARY KEY NOT NULL,
+	"partition" text,
+	"last_global_uid" text,
+	"last_resource_version" text,
+	"rows_read" bigint DEFAULT 0 NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+-- Hand-written below this line (docs/decisions/008-own-schema.md). Runs with search_path set to
+-- the configured schema only (DB_SCHEMA, default events_stack), so current_schema() is where our
+-- objects live.
 --
 -- 1. A database created before this migration holds our objects in `public`. Move them (table,
 --    partitions with their indexes, the seq sequence it owns, triggers, checkpoints, functions)

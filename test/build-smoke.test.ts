@@ -136,7 +136,7 @@ describe('compiled executables (bun run build)', () => {
     const deadline = Date.now() + 10_000;
     let rows: { global_uid: string; composition_id: string | null }[] = [];
     while (rows.length === 0 && Date.now() < deadline) {
-      rows = await sql<{ global_uid: string; composition_id: string | null }[]>`select global_uid, composition_id from k8s_events`;
+      rows = await sql<{ global_uid: string; composition_id: string | null }[]>`select global_uid, composition_id from events_stack.k8s_events`;
       if (rows.length === 0) await Bun.sleep(50);
     }
     // The composition id came from the Pod's label: the deployed `get pods` grant is enough.

@@ -26,9 +26,9 @@ describe('migrations', () => {
     await Promise.all([runMigrations(db.url, { log: silentLogger }), runMigrations(db.url, { log: silentLogger })]);
     const sql = createSql(db.url, { max: 1 });
     try {
-      const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+      const applied = await sql`select count(*)::int as n from events_stack.__drizzle_migrations`;
       const kind = await sql`select relkind from pg_class where relname = 'k8s_events'`;
-      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([1, 'p']);
+      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([2, 'p']);
     } finally {
       await sql.end();
     }
@@ -269,7 +269,7 @@ describe('writing events', () => {
     await using db = await migratedDatabase();
     const listener = createSql(db.url, { max: 1 });
     const payloads: string[] = [];
-    const { unlisten } = await listener.listen('events', (payload) => payloads.push(payload));
+    const { unlisten } = await listener.listen('events_stack', (payload) => payloads.push(payload));
     try {
       const big = buildRecord({ message: 'x'.repeat(9 * 1024) });
       await insertEventRows(db.sql, [big, buildRecord(), buildRecord()]);

@@ -125,6 +125,7 @@ describe('beside deviser', () => {
         '__drizzle_migrations',
         'ingester_checkpoints',
         'k8s_events',
+        'legacy_import_state',
       ]);
     } finally {
       await sql.end();
@@ -148,7 +149,7 @@ describe('beside deviser', () => {
       const goRow = buildGoRow();
       await insertAsGoIngester(db.go, [goRow]);
       await waitFor(() => ourChannel.payloads.length >= 1 && deviserChannel.payloads.length >= 1);
-      expect(ourChannel.payloads.map((p) => JSON.parse(p))).toEqual([{ rows: 2, max_seq: (before.rows.max_seq as number) + 2 }]);
+      expect(ourChannel.payloads.map((p) => JSON.parse(p))).toEqual([{ rows: 2, max_seq: (before.rows?.max_seq as number) + 2 }]);
       expect(deviserChannel.payloads.map((p) => JSON.parse(p).global_uid)).toEqual([`krateo:${goRow.uid}`]);
     } finally {
       await sql.end();

@@ -41,7 +41,7 @@ describe('upgrading a first-release database', () => {
     await using db = await createTestDatabase();
     await migrateAsFirstRelease(db.url);
     const old = createSql(db.url, { max: 1, schema: 'public' });
-    let before: unknown[];
+    let before: Record<string, unknown>[];
     try {
       await insertEventRows(old, [
         buildRecord({ created_at: utcTodayAt('10:00:00.123456'), labels: '{"a":"1"}' }),
@@ -72,7 +72,7 @@ describe('upgrading a first-release database', () => {
         select c.relname as name from pg_class c where c.relnamespace = 'public'::regnamespace order by 1`;
       const [oldTracker] = await go`select to_regclass('drizzle.__drizzle_migrations')::text as name`;
 
-      expect(after).toEqual(before);
+      expect(after as Record<string, unknown>[]).toEqual(before);
       expect(payloads.map((p) => JSON.parse(p))).toEqual([{ rows: 1, max_seq: 4 }]);
       expect(checkpoint).toEqual({ resource_version: '42' });
       expect(applied!.n).toBe(2);

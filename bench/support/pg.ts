@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { createSql, runMigrations, type Sql } from '../../lib/storage/db.ts';
+import { createSql, defaultSchema, runMigrations, type Sql } from '../../lib/storage/db.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
 import { silentLogger } from '../../lib/runtime/log.ts';
 
@@ -40,6 +40,9 @@ async function freshDatabase(serverUrl: string): Promise<string> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   await runMigrations(url.href, { log: silentLogger });
+  // Plain postgres.js clients of the benchmarks pass URL parameters to PostgreSQL at connect time:
+  // they find our tables in our schema as the services do (docs/decisions/008-own-schema.md).
+  url.searchParams.set('search_path', defaultSchema);
   return url.href;
 }
 

@@ -1,7 +1,7 @@
 import type { Meter } from '@opentelemetry/api';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
-import { createSql } from '../storage/db.ts';
+import { createSql, defaultSchema } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
 import { createEventVisibility } from './access/event-visibility.ts';
 import { createKindResolver } from './access/kind-resolver.ts';
@@ -31,12 +31,14 @@ export interface RunningPresenter extends AsyncDisposable {
 
 /**
  * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ * query pool to `databaseUrl`, in `databaseSchema` (default `events_stack`: the connections'
+ * search_path and the NOTIFY channel). Migrations and waiting for the database are the caller's job.
  * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
  */
 export async function startPresenter(options: {
   settings: PresenterSettings;
   databaseUrl: string;
+  databaseSchema?: string;
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
@@ -52,7 +54,7 @@ export async function startPresenter(options: {
   const metrics = createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
-  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
+  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
   const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
@@ -64,7 +66,7 @@ export async function startPresenter(options: {
   const visibility = createEventVisibility({ authorizer, catalog, resolver });
   log.info('authorisation mode', { strict: visibility.strict });
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
-  const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
+  const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,

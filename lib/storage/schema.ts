@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `k8s_events`: one row per Event version. The migration turns this declaration into a table
@@ -64,3 +64,17 @@ export const ingesterCheckpoints = pgTable(
   },
   (t) => [primaryKey({ columns: [t.clusterName, t.scope] })],
 );
+
+/**
+ * `legacy_import_state`: per source table of the Go services, where `db:import-legacy` stands: the
+ * source partition being read and, for a partition that no longer receives rows, the last
+ * `(global_uid, resource_version)` copied (lib/storage/legacy-import.ts).
+ */
+export const legacyImportState = pgTable('legacy_import_state', {
+  source: text('source').primaryKey(),
+  partition: text('partition'),
+  lastGlobalUid: text('last_global_uid'),
+  lastResourceVersion: text('last_resource_version'),
+  rowsRead: bigint('rows_read', { mode: 'number' }).notNull().default(0),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
+});
