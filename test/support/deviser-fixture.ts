@@ -161,7 +161,7 @@ export async function insertAsGoIngester(sql: GoSql, rows: readonly GoIngesterRo
         involved_object_uid, event_type, reason, message, composition_id, raw, resource_version)
       values (${r.createdAt}, ${r.clusterName}, ${r.uid}, ${`${r.clusterName}:${r.uid}`}, ${r.namespace},
         ${r.apiVersion ? `${r.apiVersion}.${r.kind}` : r.kind}, ${r.name}, ${r.involvedObjectUid}, ${r.type}, ${r.reason},
-        ${r.message}, ${r.compositionId}, ${JSON.stringify(r.raw)}::jsonb, ${r.resourceVersion})`;
+        ${r.message}, ${r.compositionId}, ${JSON.stringify(r.raw)}::text::jsonb, ${r.resourceVersion})`;
   }
 }
 
