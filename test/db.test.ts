@@ -28,7 +28,7 @@ describe('migrations', () => {
     try {
       const applied = await sql`select count(*)::int as n from events_stack.__drizzle_migrations`;
       const kind = await sql`select relkind from pg_class where relname = 'k8s_events'`;
-      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([2, 'p']);
+      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([3, 'p']);
     } finally {
       await sql.end();
     }
@@ -213,7 +213,7 @@ describe('writing events', () => {
       { ...stored },
       { ...stored, resource_version: `${stored.resource_version}0` },
       { ...stored, created_at: '2030-06-02T10:00:00.123456Z' },
-      { ...stored, cluster_name: 'other' },
+      { ...stored, cluster_name: 'other', global_uid: `other:${stored.uid}` },
     ];
     expect([...(await findStoredVersions(db.sql, candidates))]).toEqual([1]);
     expect([...(await findStoredVersions(db.sql, []))]).toEqual([]);

@@ -37,14 +37,15 @@ async function migrateAsFirstRelease(url: string): Promise<void> {
 const rowColumns = 'seq, event_id::text, created_at::text, uid, raw::text as raw, labels::text as labels, count, first_seen::text';
 
 describe('upgrading a first-release database', () => {
-  test('rows, checkpoints and seq are kept in our schema, seq continues, NOTIFY wakes our channel, and public is left empty', async () => {
+  test('rows, checkpoints and seq are kept in our schema, seq continues, a stored version stays a no-op, NOTIFY wakes our channel, and public is left empty', async () => {
     await using db = await createTestDatabase();
     await migrateAsFirstRelease(db.url);
     const old = createSql(db.url, { max: 1, schema: 'public' });
     let before: Record<string, unknown>[];
+    const first = buildRecord({ created_at: utcTodayAt('10:00:00.123456'), labels: '{"a":"1"}' });
     try {
       await insertEventRows(old, [
-        buildRecord({ created_at: utcTodayAt('10:00:00.123456'), labels: '{"a":"1"}' }),
+        first,
         buildRecord({ raw: '{"metadata":{"uid":"x"},"count":2}', count: 2, first_seen: utcTodayAt('09:00:00') }),
         buildRecord(),
       ]);
@@ -64,8 +65,10 @@ describe('upgrading a first-release database', () => {
     const { unlisten } = await listener.listen('events_stack', (payload) => payloads.push(payload));
     try {
       const after = [...(await sql.unsafe(`select ${rowColumns} from k8s_events order by seq`))];
+      const again = await insertEventRows(sql, [first]);
       await insertEventRows(sql, [buildRecord()]);
       await waitFor(() => payloads.length >= 1);
+      const [rawType] = await sql`select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'k8s_events'::regclass and attname = 'raw'`;
       const [checkpoint] = await sql`select resource_version from ingester_checkpoints`;
       const [applied] = await sql`select count(*)::int as n from events_stack.__drizzle_migrations`;
       const leftInPublic = await go`
@@ -73,9 +76,10 @@ describe('upgrading a first-release database', () => {
       const [oldTracker] = await go`select to_regclass('drizzle.__drizzle_migrations')::text as name`;
 
       expect(after as Record<string, unknown>[]).toEqual(before);
-      expect(payloads.map((p) => JSON.parse(p))).toEqual([{ rows: 1, max_seq: 4 }]);
+      expect([again, rawType]).toEqual([0, { type: 'json' }]);
+      expect(payloads.map((p) => JSON.parse(p))).toEqual([{ rows: 1, max_seq: 5 }]); // the no-op insert drew seq 4 (seq has gaps: decision 002)
       expect(checkpoint).toEqual({ resource_version: '42' });
-      expect(applied!.n).toBe(2);
+      expect(applied!.n).toBe(3);
       expect([...leftInPublic]).toEqual([]);
       expect(oldTracker).toEqual({ name: null });
     } finally {

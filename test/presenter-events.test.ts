@@ -25,7 +25,7 @@ describe('GET|POST /events', () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       resources: [
-        expect.objectContaining({ global_uid: 'test:e1', resource_name: 'one', created_at: at(3), raw: '{"count": 2}' }),
+        expect.objectContaining({ global_uid: 'test:e1', resource_name: 'one', created_at: at(3), raw: '{"count":2}' }),
         expect.objectContaining({ global_uid: 'test:e2', resource_name: 'two', created_at: at(2) }),
       ],
     });

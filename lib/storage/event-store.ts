@@ -85,13 +85,13 @@ export async function findStoredVersions(sql: Queryable, records: readonly Event
   // One JSON parameter instead of four per row: less to bind for a 1000-row batch, and typed once
   // by json_to_recordset (measured faster than extracting fields per lookup). created_at lets
   // each lookup go to its own partition's unique index.
-  const keys = JSON.stringify(records.map((r, i) => ({ i, c: r.cluster_name, u: r.uid, v: r.resource_version, t: r.created_at })));
+  const keys = JSON.stringify(records.map((r, i) => ({ i, g: r.global_uid, v: r.resource_version, t: r.created_at })));
   const rows = await sql<{ i: number }[]>`
     select k.i
-    from json_to_recordset(${keys}::json) as k(i int, c text, u text, v text, t timestamptz)
+    from json_to_recordset(${keys}::json) as k(i int, g text, v text, t timestamptz)
     where exists (
       select 1 from k8s_events e
-      where e.cluster_name = k.c and e.uid = k.u and e.resource_version = k.v and e.created_at = k.t)`;
+      where e.global_uid = k.g and e.created_at = k.t and e.resource_version = k.v)`;
   return new Set(rows.map((r) => r.i));
 }
 

@@ -50,7 +50,7 @@ const countOf = (path: string, text: string) =>
 // Go ingester adds to every event; its value is already the row's composition_id).
 const selectList = `
   s.created_at, s.event_id, s.cluster_name, s.uid, s.global_uid, s.namespace, s.resource_kind, s.resource_name,
-  s.involved_object_uid, s.event_type, s.reason, s.message, s.composition_id, s.raw, s.resource_version,
+  s.involved_object_uid, s.event_type, s.reason, s.message, s.composition_id, s.raw::json, s.resource_version,
   coalesce(${countOf("s.raw->'series'->'count'", "s.raw->'series'->>'count'")}, ${countOf("s.raw->'count'", "s.raw->>'count'")}, 1),
   coalesce(${timeOf("s.raw->>'firstTimestamp'")}, ${timeOf("s.raw->>'eventTime'")}),
   coalesce(s.raw->>'reportingComponent', s.raw->>'reportingController', s.raw->'source'->>'component'),
