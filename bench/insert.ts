@@ -11,6 +11,7 @@ import { insertEventRows, type EventRecord } from '../lib/storage/event-store.ts
 import { describeRecords, generateStoredEvents, toRecords } from './support/events.ts';
 import { copyStagingInsert, measureInsertRate, plainValuesInsert, toBatches, unnestInsert } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';
+import { postgresCpuSeconds } from './support/stack.ts';
 import { flag, log, machineInfo, numberFlag, printResults, type ResultRow } from './support/report.ts';
 
 const total = numberFlag('events', 200_000);
@@ -84,15 +85,22 @@ await createTwin(admin, days);
 await createTodayTwin(admin, days);
 
 const best = new Map<string, { seconds: number; rows: number }>();
+// PostgreSQL CPU per row (every server process: backends, WAL writer, checkpointer), least of the
+// rounds: less disturbed than wall time by other load on the machine. Embedded server only.
+const pgCpuUs = new Map<string, number>();
 for (let round = 1; round <= rounds; round++) {
   for (const variant of variants) {
     await admin.unsafe(`truncate ${variant.table}`);
     await admin`checkpoint`;
+    const cpu0 = postgresCpuSeconds(db.embedded?.pid);
     const result = await measureInsertRate(db.url, variant, batches);
+    await admin`checkpoint`;
+    const cpuUs = ((postgresCpuSeconds(db.embedded?.pid) - cpu0) / total) * 1e6;
     if (result.rows !== total) throw new Error(`${variant.name}: ${result.rows} rows stored, expected ${total}`);
-    log(`round ${round} ${variant.name}: ${Math.round(total / result.seconds)} rows/s (${result.seconds.toFixed(2)} s)`);
+    log(`round ${round} ${variant.name}: ${Math.round(total / result.seconds)} rows/s (${result.seconds.toFixed(2)} s), PostgreSQL ${cpuUs.toFixed(1)} µs CPU/row`);
     const previous = best.get(variant.name);
     if (!previous || result.seconds < previous.seconds) best.set(variant.name, result);
+    pgCpuUs.set(variant.name, Math.min(pgCpuUs.get(variant.name) ?? Number.POSITIVE_INFINITY, cpuUs));
   }
 }
 // Idempotency cost: the same rows again (all conflicts), as a relist of stored events does.
@@ -117,6 +125,11 @@ const rows: ResultRow[] = [...best.keys()].map((name) => ({
   ...(name === 'plain-values-2conn-twin' ? { note: 'no triggers: the commit-order lock and NOTIFY are absent, so two connections really run in parallel' } : {}),
 }));
 const today = rate('plain-values-2conn-today');
+const todayCpu = pgCpuUs.get('plain-values-2conn-today');
+const v2Cpu = pgCpuUs.get('plain-values-2conn');
+if (todayCpu !== undefined && v2Cpu !== undefined && db.embedded) {
+  rows.push({ bench: 'insert', metric: 'storage v2 vs today\'s DDL: PostgreSQL CPU per inserted row (plain-values-2conn)', value: v2Cpu, unit: 'µs CPU/row', baseline: todayCpu, baselineName: 'plain-values-2conn-today', ratio: v2Cpu / todayCpu, target: '≤ 0.5×', met: v2Cpu / todayCpu <= 0.5 });
+}
 if (!Number.isNaN(today)) {
   rows.push({ bench: 'insert', metric: 'storage v2 vs today\'s DDL: plain-values-2conn', value: baseline, unit: 'rows/s', baseline: today, baselineName: 'plain-values-2conn-today (0000 DDL, same triggers)', ratio: baseline / today, target: '≥ 1.8×', met: baseline / today >= 1.8 });
 }
