@@ -80,24 +80,26 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     return { identity, creds: await deps.credentials.get(identity.username) };
   };
 
-  const fail = (err: unknown, route: string, cors: Record<string, string>): Response => {
+  // Attributes: ours (route, code) and those Krateo's dashboards group by (method, stage, status_code).
+  const fail = (err: unknown, route: string, method: string, cors: Record<string, string>): Response => {
+    const counted = (status: number, stage: string, code: string) => {
+      metrics.httpErrors.add(1, { route, code, method, stage, status_code: status });
+      return status;
+    };
     if (err instanceof AuthError) {
       metrics.authFailures.add(1, { reason: err.code });
-      metrics.httpErrors.add(1, { route, code: err.code });
-      return json(401, { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
+      return json(counted(401, 'authenticate', err.code), { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
     }
     if (err instanceof InputError) {
-      metrics.httpErrors.add(1, { route, code: err.code });
-      return json(err.code === 'body_too_large' ? 413 : 400, { code: err.code, message: err.message }, cors);
+      return json(counted(err.code === 'body_too_large' ? 413 : 400, 'validate', err.code), { code: err.code, message: err.message }, cors);
     }
     log.error('request failed', { route, ...errorFields(err) });
-    metrics.httpErrors.add(1, { route, code: 'internal' });
-    return json(500, { code: 'internal', message: 'internal error' }, cors);
+    return json(counted(500, 'query', 'internal'), { code: 'internal', message: 'internal error' }, cors);
   };
 
-  const observe = (route: string, started: number, status: number) => {
-    metrics.httpRequests.add(1, { route, status });
-    metrics.httpDuration.record((performance.now() - started) / 1000, { route });
+  const observe = (route: string, method: string, started: number, status: number) => {
+    metrics.httpRequests.add(1, { route, status, method, status_code: status });
+    metrics.httpDuration.record((performance.now() - started) / 1000, { route, method, status_code: status });
   };
 
   const events = async (request: Request, input: () => Promise<FilterInput>) => {
@@ -109,11 +111,13 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
       const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
       const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
-      response = json(200, await queryEvents(deps.sql, parsed, scope), cors);
+      const page = await queryEvents(deps.sql, parsed, scope);
+      metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
+      response = json(200, page, cors);
     } catch (err) {
-      response = fail(err, '/events', cors);
+      response = fail(err, '/events', request.method, cors);
     }
-    observe('/events', started, response.status);
+    observe('/events', request.method, started, response.status);
     return response;
   };
 
@@ -170,11 +174,11 @@ export function createPresenterApp(deps: PresenterAppDeps) {
           headers: cors,
         });
         log.info('stream opened', { user: identity.username, stream: stream.id, resume: resumeAfterSeq !== undefined });
-        observe('/notifications', started, 200);
+        observe('/notifications', request.method, started, 200);
         return stream.response;
       } catch (err) {
-        const response = fail(err, '/notifications', cors);
-        observe('/notifications', started, response.status);
+        const response = fail(err, '/notifications', request.method, cors);
+        observe('/notifications', request.method, started, response.status);
         return response;
       }
     }, {

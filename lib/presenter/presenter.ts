@@ -10,7 +10,7 @@ import { startListener } from './listener.ts';
 import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
-import { createPresenterMetrics } from './core/metrics.ts';
+import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
 import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
 
@@ -42,6 +42,7 @@ export async function startPresenter(options: {
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
+  metrics?: PresenterMetrics; // created by startPresenterProcess; else on `meter`
   accessCheck?: AccessCheck;
   /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
   discovery?: DiscoveryClient;
@@ -51,7 +52,7 @@ export async function startPresenter(options: {
   idleTimeoutSeconds?: number;
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
-  const metrics = createPresenterMetrics(options.meter);
+  const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
