@@ -53,8 +53,7 @@ export async function startPresenter(options: {
 }): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
-  // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
-  // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
+  // Arrays are bound as literals (toArrayLiteral): no per-connection type query to fail (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
   const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
