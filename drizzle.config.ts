@@ -6,7 +6,7 @@ import { loadDatabaseConfig } from './lib/runtime/config.ts';
 function databaseSettings(): { url: string; schema: string } {
   try {
     const db = loadDatabaseConfig(process.env);
-    // As the services do, every connection's only search_path is our schema (decision 008); the
+    // As the services do, every connection's only search_path is our schema (decision 011); the
     // driver passes `options` to PostgreSQL at connect time.
     const url = new URL(db.url);
     const options = url.searchParams.get('options');

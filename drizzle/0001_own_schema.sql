@@ -7,7 +7,7 @@ CREATE TABLE "legacy_import_state" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
--- Hand-written below this line (docs/decisions/008-own-schema.md). Runs with search_path set to
+-- Hand-written below this line (docs/decisions/011-own-schema.md). Runs with search_path set to
 -- the configured schema only (DB_SCHEMA, default events_stack), so current_schema() is where our
 -- objects live.
 --

@@ -1,4 +1,4 @@
-// Living beside Krateo's deviser on one database (docs/decisions/008-own-schema.md): deviser's
+// Living beside Krateo's deviser on one database (docs/decisions/011-own-schema.md): deviser's
 // objects are built by test/support/deviser-fixture.ts as its public DDL describes them, and its
 // restart and retention are replayed on a connection with PostgreSQL's default search_path.
 import { describe, expect, test } from 'bun:test';

@@ -1,5 +1,5 @@
 // Upgrading a database created by the first release (objects in `public`, drizzle's migrations
-// table in `drizzle`) to our own schema (docs/decisions/008-own-schema.md).
+// table in `drizzle`) to our own schema (docs/decisions/011-own-schema.md).
 import { describe, expect, test } from 'bun:test';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -41,7 +41,7 @@ async function freshDatabase(serverUrl: string): Promise<string> {
   url.pathname = `/${name}`;
   await runMigrations(url.href, { log: silentLogger });
   // Plain postgres.js clients of the benchmarks pass URL parameters to PostgreSQL at connect time:
-  // they find our tables in our schema as the services do (docs/decisions/008-own-schema.md).
+  // they find our tables in our schema as the services do (docs/decisions/011-own-schema.md).
   url.searchParams.set('search_path', defaultSchema);
   return url.href;
 }

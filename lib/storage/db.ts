@@ -39,7 +39,7 @@ export function reconnectDelaySeconds(retries: number): number {
  * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
  * ({@link reconnectDelaySeconds}). Every connection's only search_path is `schema` (default
  * {@link defaultSchema}): unqualified names resolve to our objects and never to `public`
- * (docs/decisions/008-own-schema.md).
+ * (docs/decisions/011-own-schema.md).
  *
  * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
  * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a

@@ -23,7 +23,7 @@ export const k8sEvents = pgTable(
     message: text('message'),
     compositionId: uuid('composition_id'),
     // json, not jsonb: stored as the ingester wrote it (already minified) and read back as that text,
-    // with no conversion either way; nothing queries inside it (docs/decisions/009-storage-v2.md).
+    // with no conversion either way; nothing queries inside it (docs/decisions/012-storage-v2.md).
     raw: json('raw').notNull(),
     resourceVersion: text('resource_version').notNull(),
     seq: bigserial('seq', { mode: 'number' }).notNull(),
@@ -37,7 +37,7 @@ export const k8sEvents = pgTable(
     // Idempotent writes: the same Event version written twice is a no-op (global_uid is
     // cluster_name:uid, and a UID holds no ':'). The partition key must be part of it. The migration
     // adds INCLUDE (seq), which drizzle cannot declare: the /events "is there a newer version of this
-    // event" anti-join is then answered from this index alone (docs/decisions/009-storage-v2.md).
+    // event" anti-join is then answered from this index alone (docs/decisions/012-storage-v2.md).
     uniqueIndex('k8s_events_version_key').on(t.globalUid, t.createdAt, t.resourceVersion),
     index('k8s_events_seq_idx').on(t.seq),
     index('k8s_events_created_at_idx').on(t.createdAt, t.seq),
