@@ -173,6 +173,7 @@ describe('compiled executable (bun run build)', () => {
         PORT: String(port),
         JWT_SIGN_KEY: 'smoke-test-signing-key',
         AUTHN_NS: 'krateo-system',
+        CLUSTER_NAME: 'smoke',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         PROMETHEUS_PORT: String(metricsPort),
@@ -208,6 +209,12 @@ describe('compiled executable (bun run build)', () => {
     expect(scraped).toContain('events_presenter_http_events_errors_total{route="/events",code="missing_token",method="GET",stage="authenticate",status_code="401"} 1');
     expect(scraped).toContain('events_presenter_http_events_requests_total{route="/events",status="200",method="GET",status_code="200"} 1');
 
+    // The Events console is embedded: its page and hashed assets come out of the executable.
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    const assetStatuses = await Promise.all(assets.map(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).status));
+    expect({ page: page.status, assets: assetStatuses }).toEqual({ page: 200, assets: [200, 200] });
+
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
@@ -223,8 +230,9 @@ describe('compiled executable (bun run build)', () => {
     await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), {
       [Symbol.asyncDispose]: async () => await sql.end(),
     });
-    const [row] = await sql<{ table: string | null }[]>`select to_regclass('public.k8s_events')::text as table`;
-    expect(row).toEqual({ table: 'k8s_events' });
+    // Our schema, not public (docs/decisions/011-own-schema.md); this client's search_path is the default one.
+    const [row] = await sql<{ table: string | null }[]>`select to_regclass('events_stack.k8s_events')::text as table`;
+    expect(row).toEqual({ table: 'events_stack.k8s_events' });
   });
 
   test('an unknown or missing command prints the usage and exits 2', async () => {

@@ -80,6 +80,9 @@ describe('bun run dev', () => {
         const tokens = [...stack.output.matchAll(/curl -N -H 'Authorization: Bearer ([^']+)' (\S+)/g)].map((m) => ({ token: m[1]!, url: m[2]! }));
         expect(tokens.map((t) => t.url)).toEqual([`http://127.0.0.1:${ports.presenter}/notifications`, `http://127.0.0.1:${ports.presenter}/notifications`]);
         const [alice, admin] = tokens;
+        const consoleLinks = [...stack.output.matchAll(/console: (\S+)#token=(\S+)/g)].map((m) => ({ token: m[2]!, url: m[1]! }));
+        expect(consoleLinks).toEqual(tokens.map((t) => ({ token: t.token, url: `http://127.0.0.1:${ports.presenter}/ui` })));
+        expect((await fetch(consoleLinks[0]!.url)).status).toBe(200);
 
         await using aliceStream = await openSse(alice!.url, { authorization: `Bearer ${alice!.token}` });
         await using adminStream = await openSse(admin!.url, { authorization: `Bearer ${admin!.token}` });

@@ -57,7 +57,7 @@ function groupEndsWith(apiVersion: string | undefined, suffix: string): boolean 
 }
 
 /**
- * Creates the resolver (SPEC §5.3): a `*.composition.krateo.io` involved object gives its own
+ * Creates the resolver: a `*.composition.krateo.io` involved object gives its own
  * UID; else the Event's own `krateo.io/composition-id` label; else the involved object's label,
  * found by `lookup`. Lookup results (found or not, forbidden, unknown kind) are cached per object
  * for `ttlMs`, failures for `failureTtlMs`; at most `concurrency` lookups run at once and callers

@@ -19,6 +19,8 @@ import {
   probeBody,
 } from './openapi.ts';
 import { corsHeaders, preflightResponse } from './cors.ts';
+import { createConsoleRoutes } from './console-routes.ts';
+import type { HTMLBundle } from 'bun';
 import type { SseHub } from './sse/hub.ts';
 import type { CredentialStore, UserCredentials } from './access/user-credentials.ts';
 
@@ -38,6 +40,8 @@ export interface PresenterAppDeps {
   isReady: () => Promise<boolean>;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string>) =>
@@ -107,10 +111,10 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     const cors = corsHeaders(deps.corsOrigins, request);
     let response: Response;
     try {
-      const { identity, creds } = await authenticate(request, false);
+      const { identity } = await authenticate(request, false);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
       const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
-      const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
+      const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);
@@ -196,6 +200,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);

@@ -1,4 +1,5 @@
 import type { Meter } from '@opentelemetry/api';
+import type { HTMLBundle } from 'bun';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
 import { createSql, defaultSchema } from '../storage/db.ts';
@@ -12,14 +13,56 @@ import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createSseHub } from './sse/hub.ts';
-import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
+import type { NamespaceCatalog } from './access/namespace-catalog.ts';
+import type { EventVisibility } from './access/event-visibility.ts';
 
 /** The settings the running service uses (a PresenterConfig satisfies it). */
 export type PresenterSettings = Pick<
   PresenterConfig,
   | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
   | 'replayMaxRows' | 'authzCacheTtlMs' | 'authzStrict' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
->;
+  | 'remoteClusters'
+> & {
+  /** The presenter's own cluster (`CLUSTER_NAME`, resolved): rows of it are authorised with the user's clientconfig. */
+  clusterName: string;
+};
+
+/** What `startPresenter` needs to decide what each user may see. */
+interface AccessOptions {
+  settings: PresenterSettings;
+  readSecret: SecretReader;
+  log: Logger;
+  accessCheck?: AccessCheck;
+  discovery?: DiscoveryClient;
+  inClusterApi?: { url: string; caPem?: string };
+}
+
+/**
+ * The user's main credentials (authentication needs them) and the visibility rule over every
+ * mapped cluster (docs/decisions/010-clusters-and-api-servers.md).
+ */
+function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics: PresenterMetrics): { credentials: CredentialStore; visibility: EventVisibility } {
+  const { settings, log } = options;
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
+  const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
+  const authorizer = createAuthorizer({
+    check: options.accessCheck ?? selfSubjectAccessReview,
+    credentials: createClusterCredentials(clusters, credentials),
+    ttlMs: settings.authzCacheTtlMs,
+    log,
+    metrics,
+  });
+  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
+  const resolver =
+    settings.authzStrict && options.discovery
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
+      : undefined;
+  const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
+  log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
+  return { credentials, visibility };
+}
 
 /** A running presenter. */
 export interface RunningPresenter extends AsyncDisposable {
@@ -29,15 +72,11 @@ export interface RunningPresenter extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`, in `databaseSchema` (default `events_stack`: the connections'
- * search_path and the NOTIFY channel). Migrations and waiting for the database are the caller's job.
- * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
- */
-export async function startPresenter(options: {
+/** What {@link startPresenter} takes. */
+export interface StartPresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
+  /** Our PostgreSQL schema (default `events_stack`): the connections' search_path and the NOTIFY channel. */
   databaseSchema?: string;
   readSecret: SecretReader;
   log: Logger;
@@ -50,21 +89,25 @@ export async function startPresenter(options: {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
-}): Promise<RunningPresenter> {
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
+  /** In a pod: the in-cluster API server (and its CA) that reviews for `clusterName` go to instead of `server-url`. */
+  inClusterApi?: { url: string; caPem?: string };
+}
+
+/**
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
+ * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
+ * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
+ */
+export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { settings, log } = options;
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
-  // Arrays are bound as literals (toArrayLiteral): no per-connection type query to fail (lib/storage/db.ts).
+  // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
+  // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
   const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
-  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
-  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
-  const resolver =
-    settings.authzStrict && options.discovery
-      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
-      : undefined;
-  const visibility = createEventVisibility({ authorizer, catalog, resolver });
-  log.info('authorisation mode', { strict: visibility.strict });
+  const { credentials, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
   let stopping = false;
@@ -77,6 +120,7 @@ export async function startPresenter(options: {
     catalog,
     log,
     metrics,
+    consolePage: options.consolePage,
     isReady: async () => {
       if (stopping || !listener.subscribed) return false;
       await sql`select 1`;

@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../../lib/runtime/log.ts';
 import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter/presenter.ts';
 import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
+import consolePage from '../../console/index.html';
 
 export const signKey = 'test-sign-key-0123456789';
 export const authnNamespace = 'krateo-system';
@@ -25,6 +26,9 @@ export function buildSettings(overrides: Partial<PresenterSettings> = {}): Prese
     replayMaxRows: 10_000,
     authzCacheTtlMs: 30_000,
     authzStrict: false,
+    // The cluster of `buildRecord` rows.
+    clusterName: 'test',
+    remoteClusters: [],
     corsOrigins: ['*'],
     eventsMaxLimit: 1000,
     shutdownTimeoutMs: 5000,
@@ -65,6 +69,10 @@ export interface HarnessOptions {
   idleTimeoutSeconds?: number;
   /** The presenter's `list events` review (default: a SelfSubjectAccessReview as the user). */
   accessCheck?: AccessCheck;
+  /** Runs the presenter as in a pod: reviews for its own cluster go to this API server (given the harness's simulator). */
+  ownApiServer?: (sim: Simulator) => Promise<{ url: string; caPem?: string }>;
+  /** More clusters whose rows are authorised by the harness's simulator (through `proxyUrl` if given), with the users' main clientconfig. */
+  sameSimClusters?: (string | { name: string; proxyUrl?: string })[];
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -74,7 +82,18 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
   const admin = new KubeConfig();
   admin.loadFromString(await sim.adminKubeconfig());
   const presenter = await startPresenter({
-    settings: buildSettings(overrides),
+    settings: buildSettings({
+      ...overrides,
+      remoteClusters: [
+        ...(overrides.remoteClusters ?? []),
+        ...(options.sameSimClusters ?? []).map((c) => ({
+          ...(typeof c === 'string' ? { name: c } : c),
+          serverUrl: sim.url,
+          caPem: sim.caPem,
+          secretNameTemplate: '{username}-clientconfig',
+        })),
+      ],
+    }),
     databaseUrl: db.url,
     readSecret: createSecretReader(admin),
     discovery: createDiscoveryClient(admin),
@@ -82,6 +101,8 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     namespaceRefreshMs: 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
+    consolePage,
+    inClusterApi: options.ownApiServer && (await options.ownApiServer(sim)),
   });
   const sql = createSql(db.url, { max: 2 });
   return {

@@ -7,6 +7,8 @@ export interface UserCredentials {
   certPem?: string;
   keyPem?: string;
   token?: string;
+  /** HTTP CONNECT proxy to the API server (clientconfig `proxy-url`, or the cluster's configured one). */
+  proxyUrl?: string;
 }
 
 /** Reads a Secret's `data` (base64 values); resolves undefined when the Secret does not exist. */
@@ -14,8 +16,11 @@ export type SecretReader = (namespace: string, name: string) => Promise<Record<s
 
 /** Resolves a username to its Kubernetes credentials. */
 export interface CredentialStore {
-  /** Throws AuthError `no_credentials` when the user has no usable clientconfig Secret. */
-  get(username: string): Promise<UserCredentials>;
+  /**
+   * The credentials in Secret `secretName` (default `<username>-clientconfig`, the user's main one).
+   * Throws AuthError `no_credentials` when the Secret is missing or unusable.
+   */
+  get(username: string, secretName?: string): Promise<UserCredentials>;
 }
 
 const decode = (value: string | undefined): string | undefined =>
@@ -29,23 +34,26 @@ const decodePem = (value: string | undefined): string | undefined => {
   return inner.startsWith('-----BEGIN') ? inner : text;
 };
 
-/** Decodes Krateo's clientconfig Secret data; undefined when `server-url` or every credential is missing. */
+/**
+ * Decodes Krateo's clientconfig Secret data (plus an optional `proxy-url`); undefined when every
+ * credential is missing. `serverUrl` is '' when `server-url` is missing (usable only where the
+ * cluster's server is configured, not read from the Secret).
+ */
 export function parseClientConfig(data: Record<string, string>): UserCredentials | undefined {
-  const serverUrl = decode(data['server-url']);
-  if (!serverUrl) return undefined;
   const creds: UserCredentials = {
-    serverUrl: serverUrl.trim(),
+    serverUrl: decode(data['server-url'])?.trim() ?? '',
     caPem: decodePem(data['certificate-authority-data']),
     certPem: decodePem(data['client-certificate-data']),
     keyPem: decodePem(data['client-key-data']),
     token: decode(data.token)?.trim(),
+    proxyUrl: decode(data['proxy-url'])?.trim(),
   };
   const hasCert = creds.certPem !== undefined && creds.keyPem !== undefined;
   return hasCert || creds.token ? creds : undefined;
 }
 
 /**
- * Caches each user's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
+ * Caches each Secret's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
  * that time; concurrent lookups for one user share one read. Read errors are not cached and
  * surface as `no_credentials` (failing closed), a missing Secret too.
  */
@@ -58,15 +66,15 @@ export function createCredentialStore(options: {
   const now = options.now ?? Date.now;
   const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined> }>();
   return {
-    async get(username) {
-      let entry = cache.get(username);
+    async get(username, secretName = `${username}-clientconfig`) {
+      let entry = cache.get(secretName);
       if (!entry || entry.expiresAt <= now()) {
-        const value = options.readSecret(options.namespace, `${username}-clientconfig`).then((data) =>
+        const value = options.readSecret(options.namespace, secretName).then((data) =>
           data === undefined ? undefined : parseClientConfig(data),
         );
         entry = { expiresAt: now() + options.ttlMs, value };
-        cache.set(username, entry);
-        value.catch(() => cache.delete(username));
+        cache.set(secretName, entry);
+        value.catch(() => cache.delete(secretName));
       }
       let creds: UserCredentials | undefined;
       try {
@@ -81,8 +89,9 @@ export function createCredentialStore(options: {
 }
 
 /**
- * Calls the user's API server as the user (client certificate and/or bearer token, the Secret's CA)
- * and returns the parsed JSON body. Throws an Error with `code` = HTTP status on a non-2xx answer.
+ * Calls the user's API server as the user (client certificate and/or bearer token, the given CA,
+ * through `proxyUrl` when set: Bun's fetch tunnels with CONNECT) and returns the parsed JSON body.
+ * Throws an Error with `code` = HTTP status on a non-2xx answer.
  */
 export async function requestAsUser(
   creds: UserCredentials,
@@ -100,6 +109,7 @@ export async function requestAsUser(
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: signal ?? AbortSignal.timeout(10_000),
     tls: { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem },
+    ...(creds.proxyUrl ? { proxy: creds.proxyUrl } : {}),
   });
   if (!response.ok) {
     await response.body?.cancel();
