@@ -199,7 +199,7 @@ describe('beside deviser', () => {
       await using presenter = startExecutable('bun', {
         cwd: new URL('..', import.meta.url).pathname,
         args: ['presenter.ts'],
-        env: { ...base, PORT: String(port), JWT_SIGN_KEY: 'coexistence-key', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false' },
+        env: { ...base, PORT: String(port), JWT_SIGN_KEY: 'coexistence-key', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false', CLUSTER_NAME: 'ours' },
       });
       await waitForAnswer(`http://127.0.0.1:${port}/readyz`, presenter, (status) => status === 200, 30_000);
       await waitFor(async () => (await ingester.readiness()).ready === true || undefined, { timeoutMs: 30_000, what: 'ingester ready' });

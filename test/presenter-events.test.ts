@@ -55,7 +55,8 @@ describe('GET|POST /events', () => {
     const token = await h.addUser('root', listEventsIn());
     const comp = '44444444-4444-4444-8444-444444444444';
     h.sim.setObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'apps', labels: { app: 'web', 'krateo.io/composition-id': comp } } });
-    await using _ingester = await startTestIngester({ databaseUrl: h.db.url, kubeconfig: await h.sim.adminKubeconfig() });
+    // The harness presenter's own cluster is 'test': the ingester stores its rows under that name.
+    await using _ingester = await startTestIngester({ databaseUrl: h.db.url, kubeconfig: await h.sim.adminKubeconfig(), env: { CLUSTER_NAME: 'test' } });
     h.sim.createEvent(buildKubeEvent({
       metadata: { name: 'web.1', namespace: 'apps', labels: { source: 'event' } },
       involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'apps', name: 'web' },
