@@ -242,9 +242,14 @@ describe('compiled executable (bun run build)', () => {
         args,
         code: 2,
         stdout: '',
-        stderr: 'usage: events-stack ingester|presenter|migrate\n',
+        stderr: 'usage: events-stack ingester|presenter|migrate|import-legacy [--source=…] [--batch-rows=…]\n',
       });
     }
-    expect(commands).toEqual(['ingester', 'presenter', 'migrate']);
+    expect(commands).toEqual(['ingester', 'presenter', 'migrate', 'import-legacy']);
+  });
+
+  test('import-legacy runs from the executable and refuses a bad flag with exit 2', async () => {
+    const bad = Bun.spawnSync([executable(), 'import-legacy', '--batch-rows=many'], { cwd: runDir, env: { ...baseEnv(), DATABASE_URL: 'postgres://127.0.0.1:1/x' }, stdout: 'pipe', stderr: 'pipe' });
+    expect({ code: bad.exitCode, message: JSON.parse(bad.stdout.toString().trim().split('\n')[0]!).msg }).toEqual({ code: 2, message: 'invalid configuration' });
   });
 });
