@@ -2,7 +2,7 @@ import type { Meter } from '@opentelemetry/api';
 import type { HTMLBundle } from 'bun';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
-import { createSql } from '../storage/db.ts';
+import { createSql, defaultSchema } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
 import { createEventVisibility } from './access/event-visibility.ts';
 import { createKindResolver } from './access/kind-resolver.ts';
@@ -79,6 +79,8 @@ export interface RunningPresenter extends AsyncDisposable {
 export interface StartPresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
+  /** Our PostgreSQL schema (default `events_stack`): the connections' search_path and the NOTIFY channel. */
+  databaseSchema?: string;
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
@@ -108,11 +110,11 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
   // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
-  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
+  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
   const { credentials, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
-  const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
+  const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,

@@ -103,9 +103,9 @@ export async function startTestIngester(options: {
 /** The suite's one wait (test/support/wait.ts), re-exported for the ingester tests. */
 export { waitFor } from './wait.ts';
 
-/** A short-lived client for reading the table in assertions. */
+/** A short-lived client for reading the table in assertions (our schema as its search_path). */
 export function openSql(url: string) {
-  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { search_path: 'events_stack' } });
   return Object.assign(sql, { [Symbol.asyncDispose]: () => sql.end({ timeout: 1 }) });
 }
 
