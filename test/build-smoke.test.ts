@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
 import { signDevToken } from '../dev/tokens.ts';
+import { createSql } from '../lib/storage/db.ts';
 import { insertEventRows } from '../lib/storage/event-store.ts';
 import { commands, executables } from '../scripts/build.ts';
 import { buildRecord } from './support/builders.ts';
@@ -210,7 +211,8 @@ describe('compiled executable (bun run build)', () => {
       });
     }
     sim.setRbac('alice', [{ apiGroups: [''], verbs: ['list'], resources: ['events'], namespaces: ['default'] }]);
-    await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), { [Symbol.asyncDispose]: async () => await sql.end() });
+    // The stack's own schema (DB_SCHEMA's default), as the presenter's migration made it.
+    await using sql = Object.assign(createSql(db.url, { max: 1 }), { [Symbol.asyncDispose]: async () => await sql.end() });
     const permitted = buildRecord({ cluster_name: 'smoke', namespace: 'default' });
     await insertEventRows(sql, [permitted, buildRecord({ cluster_name: 'smoke', namespace: 'kube-system' })]);
     const eventsOf = async (username: string) => {
