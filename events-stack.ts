@@ -21,7 +21,7 @@ switch (command) {
     await import('./migrate.ts');
     break;
   case 'import-legacy':
-    await import('./scripts/import-legacy.ts');
+    await import('./import-legacy.ts');
     break;
   case '--help':
   case '-h':
