@@ -25,7 +25,8 @@ const ingesterLookupRules: Rule[] = [
   { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get'] },
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get'] },
 ];
-const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] }];
+// `get` only: the presenter reads one named Secret per user and never lists or watches them.
+const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }];
 
 /** Standard OpenTelemetry variables the exporter reads itself (not in lib/config.ts). */
 const standardOtelVariable = /^OTEL_EXPORTER_OTLP_[A-Z_]+$/;
@@ -264,7 +265,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
         expect(grantsOf(objects, 'events-ingester', deployment.metadata.namespace!)).toEqual(expectedGrants(rules, scopes));
       });
 
-      test('the presenter may only get, list and watch Secrets in AUTHN_NS', async () => {
+      test('the presenter may only get Secrets in AUTHN_NS, never list or watch them', async () => {
         const objects = await rendered;
         const { container, deployment } = deploymentsByService(objects).get('events-presenter')!;
         const authnNamespace = environmentOf(objects, container).get('AUTHN_NS');

@@ -40,6 +40,13 @@ describe('README', () => {
     expect([presenter.JWT_SIGN_KEY, presenter.AUTHN_NS, ingester.NAMESPACES]).toEqual(['—', '—', 'all (if empty)']);
   });
 
+  test('the docs recommend sslmode=verify-full and never a mode that verifies no certificate', () => {
+    // postgres.js accepts any server certificate under require, prefer and allow.
+    const docs = ['../README.md', '../docs/deploy.md', '../docs/api.md'].map((path) => readFileSync(new URL(path, import.meta.url), 'utf8'));
+    const unverified = docs.flatMap((text) => text.match(/sslmode=(require|prefer|allow)\b/g) ?? []);
+    expect({ unverified, recommended: docs[1]!.includes('DB_PARAMS=sslmode=verify-full') }).toEqual({ unverified: [], recommended: true });
+  });
+
   test('the test command CI runs is the one the README gives', () => {
     const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
     expect(readme).toContain('bun test --timeout 30000                    # test');
