@@ -164,7 +164,7 @@ describe('compiled executables (bun run build)', () => {
         DATABASE_URL: db.url,
         KUBECONFIG: kubeconfig,
         PORT: String(port),
-        JWT_SIGN_KEY: 'smoke-test-signing-key',
+        JWT_SIGN_KEY: 'smoke-test-signing-key-0123456789abcdef',
         AUTHN_NS: 'krateo-system',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,

@@ -10,7 +10,7 @@ import { startPresenter, type PresenterSettings, type RunningPresenter } from '.
 import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
 
-export const signKey = 'test-sign-key-0123456789';
+export const signKey = 'test-sign-key-0123456789abcdefghijklmnop';
 export const authnNamespace = 'krateo-system';
 
 /** Presenter settings for tests: no heartbeat within a test (1 h: tests that want them set their own) and a short authorisation TTL. */
