@@ -1,5 +1,5 @@
 import { defineConfig } from 'drizzle-kit';
-import { loadDatabaseConfig } from './lib/config.ts';
+import { loadDatabaseConfig } from './lib/runtime/config.ts';
 
 // drizzle-kit reads the same DB_* / DATABASE_URL settings as the services. `generate` needs no
 // database, so a missing or bad setting only matters to `migrate`.
@@ -13,7 +13,7 @@ function databaseUrl(): string {
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './lib/schema.ts',
+  schema: './lib/storage/schema.ts',
   out: './drizzle',
   dbCredentials: { url: databaseUrl() },
   migrations: { table: '__drizzle_migrations', schema: 'drizzle' },

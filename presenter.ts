@@ -1,59 +1,34 @@
-import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError, loadPresenterConfig } from './lib/config.ts';
-import { createSql, runMigrations, waitForDb } from './lib/db.ts';
-import { createDiscoveryClient } from './lib/kube-discovery.ts';
-import { createSecretReader } from './lib/kube-secrets.ts';
-import { createLogger, errorFields } from './lib/log.ts';
-import { startPresenter } from './lib/presenter-service.ts';
-import { createTelemetry } from './lib/telemetry.ts';
+// Entry file: wiring only (config → logger → telemetry → database ready and migrated → service → signals).
+import { createDiscoveryClient } from './lib/kube/discovery.ts';
+import { loadKubeConfig } from './lib/kube/client.ts';
+import { createSecretReader } from './lib/presenter/access/secret-reader.ts';
+import { startPresenter } from './lib/presenter/presenter.ts';
+import { loadPresenterConfig } from './lib/runtime/config.ts';
+import { createLogger } from './lib/runtime/log.ts';
+import { loadConfigOrExit, startOrExit, stopOnSignals } from './lib/runtime/service-process.ts';
+import { createTelemetry } from './lib/runtime/telemetry.ts';
+import { prepareDatabase } from './lib/storage/db.ts';
 
-const log = createLogger({ service: 'events-presenter' });
-let config;
-try {
-  config = loadPresenterConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  log.error('invalid configuration', { problems: err.problems });
-  process.exit(2);
-}
-const runLog = config.debug ? createLogger({ service: 'events-presenter', level: 'debug' }) : log;
+const service = 'events-presenter';
+const config = loadConfigOrExit(service, () => loadPresenterConfig(process.env));
+const log = createLogger({ service, level: config.debug ? 'debug' : 'info' });
+const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEnabled, exportIntervalMs: config.otelExportIntervalMs, log });
 
-const kubeConfig = new KubeConfig();
-if (config.kube.inCluster) kubeConfig.loadFromCluster();
-else if (config.kube.kubeconfigPath) kubeConfig.loadFromFile(config.kube.kubeconfigPath);
-else kubeConfig.loadFromDefault();
-
-const probe = createSql(config.db.url, { max: 1, applicationName: 'events-presenter-probe', fetchTypes: false });
-await waitForDb(probe, { timeoutMs: config.db.readyTimeoutMs, log: runLog });
-await probe.end();
-if (config.db.migrateOnStart) await runMigrations(config.db.url, { log: runLog });
-
-const telemetry = createTelemetry({
-  serviceName: 'events-presenter',
-  enabled: config.otelEnabled,
-  exportIntervalMs: config.otelExportIntervalMs,
-  log: runLog,
-});
-const presenter = await startPresenter({
-  settings: config,
-  databaseUrl: config.db.url,
-  readSecret: createSecretReader(kubeConfig),
-  discovery: createDiscoveryClient(kubeConfig),
-  log: runLog,
-  meter: telemetry.meter,
-  hostname: '0.0.0.0',
+const presenter = await startOrExit(log, telemetry, async () => {
+  await prepareDatabase(config.db, { log, applicationName: `${service}-probe` });
+  const kubeConfig = loadKubeConfig(config.kube);
+  return startPresenter({
+    settings: config,
+    databaseUrl: config.db.url,
+    readSecret: createSecretReader(kubeConfig),
+    discovery: createDiscoveryClient(kubeConfig),
+    log,
+    meter: telemetry.meter,
+    hostname: '0.0.0.0',
+  });
 });
 
-const shutdown = async (signal: string) => {
-  runLog.info('shutting down', { signal });
-  try {
-    await presenter.stop();
-    await telemetry.shutdown();
-  } catch (err) {
-    runLog.error('shutdown failed', errorFields(err));
-    process.exit(1);
-  }
-  process.exit(0);
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+stopOnSignals(log, telemetry, async () => {
+  await presenter.stop();
+  return 0;
+});

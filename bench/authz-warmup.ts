@@ -5,10 +5,10 @@
 // the same moment; measured: time until the first, half and all users have every decision.
 // Baseline in the same run: the same authorizer with no limit on reviews in flight.
 // Usage: bun bench/authz-warmup.ts [--users 100] [--namespaces 100]
-import { createAuthorizer, selfSubjectAccessReview } from '../lib/access-review.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createPresenterMetrics } from '../lib/presenter-metrics.ts';
-import type { UserCredentials } from '../lib/user-credentials.ts';
+import { createAuthorizer, selfSubjectAccessReview } from '../lib/presenter/access/access-review.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
+import type { UserCredentials } from '../lib/presenter/access/user-credentials.ts';
 import { startSimulator } from '../dev/simulator/index.ts';
 import { log, machineInfo, numberFlag, printResults, type ResultRow } from './support/report.ts';
 

@@ -10,9 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { createSql } from '../lib/db.ts';
-import { insertEventRows, recordColumns } from '../lib/event-store.ts';
-import { parseEventsRequest, queryEvents } from '../lib/events-query.ts';
+import { createSql } from '../lib/storage/db.ts';
+import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
+import { parseEventsRequest, queryEvents } from '../lib/presenter/events-query.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';

@@ -5,19 +5,19 @@
 //   record+mf    the same events with managedFields and selfLink, as a real API server sends them
 //   watch        runEventWatch over an in-memory watch stream (16 KB chunks), counting sink
 //   path         watch → createIngestPipeline → createBatchWriter (a write that commits at once),
-//                tickets completed when the batch settles, as lib/ingester-app.ts wires them
+//                tickets completed when the batch settles, as lib/ingest/ingester.ts wires them
 // CPU is the process's user+system time (GC threads included). Run it on two checkouts back to back
 // to compare; each case reports the median of its rounds after one warm-up round.
 // Usage: bun bench/ingest-path.ts [--events 50000] [--rounds 5] [--only record,watch,path]
-import { createBatchWriter } from '../lib/batch-writer.ts';
-import { createCompositionResolver } from '../lib/composition.ts';
-import { buildEventRecord, type KubeEvent } from '../lib/event-record.ts';
-import type { EventRecord } from '../lib/event-store.ts';
-import { runEventWatch } from '../lib/event-watch.ts';
-import { createIngestPipeline } from '../lib/ingest-pipeline.ts';
-import type { KubeHttp } from '../lib/kube-client.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createCheckpointTracker, type CheckpointTicket } from '../lib/watch-checkpoint.ts';
+import { createBatchWriter } from '../lib/ingest/batch-writer.ts';
+import { createCompositionResolver } from '../lib/ingest/composition.ts';
+import { buildEventRecord, type KubeEvent } from '../lib/ingest/event-record.ts';
+import type { EventRecord } from '../lib/storage/event-store.ts';
+import { runEventWatch } from '../lib/ingest/event-watch.ts';
+import { createIngestPipeline } from '../lib/ingest/pipeline.ts';
+import type { KubeHttp } from '../lib/kube/client.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createCheckpointTracker, type CheckpointTicket } from '../lib/ingest/watch-checkpoint.ts';
 import { generateStoredEvents } from './support/events.ts';
 import { flag, numberFlag } from './support/report.ts';
 

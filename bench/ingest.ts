@@ -3,7 +3,7 @@
 // share the machine's cores. Measured in the same run:
 //   baseline  the same kind of rows inserted straight into k8s_events by the fastest plain
 //             multi-row INSERT on two connections (no ON CONFLICT);
-//   drain     the simulator → watch transport alone: the ingester's own watch code (lib/event-watch.ts)
+//   drain     the simulator → watch transport alone: the ingester's own watch code (lib/ingest/event-watch.ts)
 //             with a counting sink in a subprocess, no database — the ceiling the simulator allows.
 // Zero loss is checked without a copy of the versions: rows == versions created, no (uid, rv) twice,
 // and two checksums computed on both sides (sum of resourceVersions; sum of the first 48 bits of

@@ -1,10 +1,10 @@
 // Measures the ingester's write path: N synthetic ~1 KB event rows pushed through the batch
 // writer into k8s_events on one connection. Usage: bun bench/ingester-insert.ts [rows] [maxRows]
-import { createBatchWriter } from '../lib/batch-writer.ts';
-import { buildEventRecord } from '../lib/event-record.ts';
-import { createSql, runMigrations } from '../lib/db.ts';
-import { insertEventRows } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createBatchWriter } from '../lib/ingest/batch-writer.ts';
+import { buildEventRecord } from '../lib/ingest/event-record.ts';
+import { createSql, runMigrations } from '../lib/storage/db.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestDatabase, stopTestPostgres } from '../test/support/pg.ts';
 
 const total = Number(process.argv[2] ?? 100_000);

@@ -1,13 +1,13 @@
 // Benchmark 1: the same ~1 KB event rows written by
 //   (a) the fastest plain multi-row INSERT (no ON CONFLICT) on two connections — the baseline,
 //       into k8s_events itself (its statement triggers included) and into a trigger-free twin;
-//   (b) lib/event-store.ts insertEventRows on one connection, 1000-row batches (the ingester's path);
+//   (b) lib/storage/event-store.ts insertEventRows on one connection, 1000-row batches (the ingester's path);
 //   (c) alternative idempotent statement forms: unnest arrays, COPY into a staging table.
 // Every variant starts from an empty table; variants are interleaved over rounds, and the best
 // round of each is reported (the least disturbed by the machine's noise).
 // Usage: bun bench/insert.ts [--events 200000] [--batch 1000] [--rounds 2]
 import postgres from 'postgres';
-import { insertEventRows, type EventRecord } from '../lib/event-store.ts';
+import { insertEventRows, type EventRecord } from '../lib/storage/event-store.ts';
 import { describeRecords, generateStoredEvents, toRecords } from './support/events.ts';
 import { copyStagingInsert, measureInsertRate, plainValuesInsert, toBatches, unnestInsert } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';

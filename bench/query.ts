@@ -1,17 +1,17 @@
 // Benchmark 4: history query. `--rows` (default 1,000,000) event versions over 10 daily partitions
 // (30 % of them count bumps of an earlier event, so "latest version per Event" has work to do);
-// then the presenter's own `/events` query (lib/events-query.ts queryEvents, exactly the SQL the
+// then the presenter's own `/events` query (lib/presenter/events-query.ts queryEvents, exactly the SQL the
 // route runs; HTTP, JWT and the RBAC review are not part of this figure) is timed for first pages
 // with common filters and for deep cursor pages. Baseline in the same run: the simplest
 // single-table `select ... from k8s_events order by created_at desc limit 50`.
 // Usage: bun bench/query.ts [--rows 1000000] [--iterations 200]
 import postgres from 'postgres';
-import { createSql } from '../lib/db.ts';
-import { insertEventRows, recordColumns } from '../lib/event-store.ts';
-import { encodeEventsCursor, decodeEventsCursor } from '../lib/events-cursor.ts';
-import { parseEventsRequest, queryEvents } from '../lib/events-query.ts';
-import type { VisibleScope } from '../lib/event-visibility.ts';
-import type { FilterInput } from '../lib/presenter-filters.ts';
+import { createSql } from '../lib/storage/db.ts';
+import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
+import { encodeEventsCursor, decodeEventsCursor } from '../lib/presenter/core/cursor.ts';
+import { parseEventsRequest, queryEvents } from '../lib/presenter/events-query.ts';
+import type { VisibleScope } from '../lib/presenter/access/event-visibility.ts';
+import type { FilterInput } from '../lib/presenter/core/filters.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';

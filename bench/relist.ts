@@ -5,9 +5,9 @@
 // (half conflicting), i.e. the database part of the work alone.
 // Usage: bun bench/relist.ts [--events 100000] [--plain-http] [--profile-dir DIR]
 import postgres from 'postgres';
-import { createSql } from '../lib/db.ts';
-import { buildEventRecord } from '../lib/event-record.ts';
-import { insertEventRows, type EventRecord } from '../lib/event-store.ts';
+import { createSql } from '../lib/storage/db.ts';
+import { buildEventRecord } from '../lib/ingest/event-record.ts';
+import { insertEventRows, type EventRecord } from '../lib/storage/event-store.ts';
 import { createEventGenerator, describeRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';

@@ -4,8 +4,8 @@
 // unique key + seq index, and `raw`/`labels` as jsonb vs json. Backend CPU per row is reported.
 // Usage: bun bench/schema-cost.ts [--events 50000]
 import postgres from 'postgres';
-import { createSql } from '../lib/db.ts';
-import { insertEventRows, recordColumns } from '../lib/event-store.ts';
+import { createSql } from '../lib/storage/db.ts';
+import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
 import { generateStoredEvents, toRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import postgres from 'postgres';
-import { startEmbeddedPostgres } from '../lib/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../lib/storage/embedded-postgres.ts';
 import { startDemoCluster, type DemoCluster } from './demo-cluster.ts';
 import { signDevToken } from './tokens.ts';
 

@@ -24,7 +24,7 @@ export interface BuildOptions {
 /**
  * Compiles each entry file into a standalone, minified executable (`bun build --compile`: the Bun
  * runtime plus the bundled code, no node_modules needed) and copies the migrations to
- * `<outDir>/drizzle`, where lib/db.ts looks for them beside a compiled executable.
+ * `<outDir>/drizzle`, where lib/storage/db.ts looks for them beside a compiled executable.
  * Returns the executables' paths.
  */
 export async function buildExecutables(options: BuildOptions = {}): Promise<string[]> {

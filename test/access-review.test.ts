@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { createAuthorizer } from '../lib/access-review.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createPresenterMetrics } from '../lib/presenter-metrics.ts';
-import type { UserCredentials } from '../lib/user-credentials.ts';
+import { createAuthorizer } from '../lib/presenter/access/access-review.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
+import type { UserCredentials } from '../lib/presenter/access/user-credentials.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 
 const creds: UserCredentials = { serverUrl: 'https://127.0.0.1:1', token: 't' };

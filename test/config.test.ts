@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadDatabaseConfig, loadIngesterConfig, loadPresenterConfig, type Env } from '../lib/config.ts';
-import { formatDurationMs, parseDurationMs } from '../lib/duration.ts';
+import { ConfigError, loadDatabaseConfig, loadIngesterConfig, loadPresenterConfig, type Env } from '../lib/runtime/config.ts';
+import { formatDurationMs, parseDurationMs } from '../lib/runtime/duration.ts';
 
 const ingesterEnv = (extra: Env = {}): Env => ({ DB_HOST: 'db.example', DB_NAME: 'events', DB_USER: 'u', DB_PASS: 'p', ...extra });
 const presenterEnv = (extra: Env = {}): Env => ({ JWT_SIGN_KEY: 'k', AUTHN_NS: 'krateo-system', KUBECONFIG: '/kc', ...extra });

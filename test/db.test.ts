@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { createServer, connect, type Socket } from 'node:net';
-import { createSql, reconnectDelaySeconds, runMigrations, toArrayLiteral, waitForDb } from '../lib/db.ts';
-import { createEventRowWriter, findStoredVersions, insertEventRows, readEventsAfter, readLastSeq } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createSql, reconnectDelaySeconds, runMigrations, toArrayLiteral, waitForDb } from '../lib/storage/db.ts';
+import { createEventRowWriter, findStoredVersions, insertEventRows, readEventsAfter, readLastSeq } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { buildRecord, utcTodayAt } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
 

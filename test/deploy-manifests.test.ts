@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
-import { parseDurationMs } from '../lib/duration.ts';
+import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
+import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { kubectlPath, renderKustomization, type K8sObject } from './support/kustomize.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -28,7 +28,7 @@ const ingesterLookupRules: Rule[] = [
 // `get` only: the presenter reads one named Secret per user and never lists or watches them.
 const presenterRules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }];
 
-/** Standard OpenTelemetry variables the exporter reads itself (not in lib/config.ts). */
+/** Standard OpenTelemetry variables the exporter reads itself (not in lib/runtime/config.ts). */
 const standardOtelVariable = /^OTEL_EXPORTER_OTLP_[A-Z_]+$/;
 
 const services = {
@@ -186,7 +186,7 @@ describe.skipIf(!kubectlPath)('deploy/ manifests', () => {
         }
       });
 
-      test('every environment variable a container receives is a setting of its service in lib/config.ts', async () => {
+      test('every environment variable a container receives is a setting of its service in lib/runtime/config.ts', async () => {
         const objects = await rendered;
         for (const [name, { container }] of deploymentsByService(objects)) {
           const known = settingNames(services[name].settings);

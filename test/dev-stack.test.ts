@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort } from './support/executable.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 import { openSse, type SseClient } from './support/sse-client.ts';
+import { pickClockEnv } from './support/clock-env.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -21,6 +22,7 @@ function startDevStack(dataDir: string, ports: { presenter: number; ingester: nu
       PRESENTER_PORT: String(ports.presenter),
       INGESTER_PORT: String(ports.ingester),
       DEV_EVENTS_PER_SECOND: '40',
+      ...pickClockEnv(),
     },
     stdin: 'ignore',
     stdout: 'pipe',

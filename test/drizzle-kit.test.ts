@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { createSql } from '../lib/db.ts';
+import { createSql } from '../lib/storage/db.ts';
 import { createTestDatabase } from './support/pg.ts';
 
 const root = new URL('..', import.meta.url).pathname;

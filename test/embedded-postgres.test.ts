@@ -3,7 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { startEmbeddedPostgres } from '../lib/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../lib/storage/embedded-postgres.ts';
 import { createTestDatabase, getTestPostgres, restartTestPostgres } from './support/pg.ts';
 
 type Sql = ReturnType<typeof postgres>;
@@ -156,7 +156,7 @@ describe('startEmbeddedPostgres', () => {
 // folder): the probe runs from a copy of the module and the packages it loads.
 const probePackages = /^(postgres|embedded-postgres|@embedded-postgres|async-exit-hook|pg|pg-.+|pgpass|postgres-.+|split2|xtend)$/;
 function stageProbeRuntime(dir: string): void {
-  cpSync(join(import.meta.dir, '..', 'lib', 'embedded-postgres.ts'), join(dir, 'lib', 'embedded-postgres.ts'));
+  cpSync(join(import.meta.dir, '..', 'lib', 'storage', 'embedded-postgres.ts'), join(dir, 'lib', 'storage', 'embedded-postgres.ts'));
   const modules = join(import.meta.dir, '..', 'node_modules');
   for (const name of readdirSync(modules).filter((n) => probePackages.test(n))) {
     cpSync(join(modules, name), join(dir, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
@@ -169,7 +169,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { startEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { startEmbeddedPostgres } from './lib/storage/embedded-postgres.ts';
 const dataDir = mkdtempSync(join(tmpdir(), 'events-stack-pg-nonroot-data-'));
 const server = await startEmbeddedPostgres({ dataDir, persistent: false, durable: false });
 const sql = postgres(server.url, { max: 1 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator, type Simulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestMeter, expectTableEqualsHistory, produceEvents } from './support/fault-kit.ts';
 import { buildKubeEvent, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase } from './support/pg.ts';

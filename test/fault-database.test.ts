@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import type postgres from 'postgres';
 import { startSimulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestMeter, expectTableEqualsHistory, produceEvents, sampleMax } from './support/fault-kit.ts';
 import { openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase, restartTestPostgres, type TestDatabase } from './support/pg.ts';

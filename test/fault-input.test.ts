@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import { createHmac } from 'node:crypto';
 import { startSimulator, type KubeObject } from '../dev/simulator/index.ts';
-import { signToken } from '../lib/auth-token.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { signToken } from '../lib/presenter/access/auth-token.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { buildRecord } from './support/builders.ts';
 import { createTestMeter } from './support/fault-kit.ts';
 import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';

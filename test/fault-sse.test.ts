@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { insertEventRows } from '../lib/event-store.ts';
-import { encodeOpenFrame } from '../lib/sse-frames.ts';
-import { createSseStream, sseBurstFactor, type SseCloseReason } from '../lib/sse-stream.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
+import { encodeOpenFrame } from '../lib/presenter/sse/frames.ts';
+import { createSseStream, sseBurstFactor, type SseCloseReason } from '../lib/presenter/sse/stream.ts';
 import { buildRecord } from './support/builders.ts';
 import { readTotal, startMeteredPresenter } from './support/fault-kit.ts';
 import { waitFor } from './support/ingester-fixtures.ts';

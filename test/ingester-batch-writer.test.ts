@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { createBatchWriter, type BatchWriterOptions } from '../lib/batch-writer.ts';
-import type { EventRecord } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createBatchWriter, type BatchWriterOptions } from '../lib/ingest/batch-writer.ts';
+import type { EventRecord } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { buildRecord } from './support/builders.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator } from '../dev/simulator/index.ts';
-import { createCompositionResolver, type LabelLookup, type ObjectRef } from '../lib/composition.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createCompositionResolver, type LabelLookup, type ObjectRef } from '../lib/ingest/composition.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { buildKubeEvent, openSql, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 

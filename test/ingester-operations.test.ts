@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { createTestMeter } from './support/fault-kit.ts';
 import { buildKubeEvent, openSql, startTestIngester, waitFor } from './support/ingester-fixtures.ts';

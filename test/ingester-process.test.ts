@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { buildKubeEvent, historyKeys, openSql, readVersionKeys, spawnIngester, waitFor } from './support/ingester-fixtures.ts';
 

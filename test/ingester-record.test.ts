@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { buildEventRecord, minifyEvent, pickNewestTimestamp, type KubeEvent } from '../lib/event-record.ts';
-import type { EventRecord } from '../lib/event-store.ts';
+import { buildEventRecord, minifyEvent, pickNewestTimestamp, type KubeEvent } from '../lib/ingest/event-record.ts';
+import type { EventRecord } from '../lib/storage/event-store.ts';
 
 const context = { clusterName: 'prod', compositionId: null, nowIso: '2031-01-01T00:00:00.000Z' };
 

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { insertEventRows } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
-import { runMaintenanceOnce } from '../lib/maintenance.ts';
-import { listPartitions } from '../lib/partitions.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { runMaintenanceOnce } from '../lib/storage/partition-maintenance.ts';
+import { listPartitions } from '../lib/storage/partitions.ts';
 import { buildRecord } from './support/builders.ts';
 import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { createTestDatabase, restartTestPostgres } from './support/pg.ts';

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { startSimulator } from '../dev/simulator/index.ts';
-import { runMigrations } from '../lib/db.ts';
-import { runEventWatch } from '../lib/event-watch.ts';
-import type { KubeHttp } from '../lib/kube-client.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createCheckpointTracker } from '../lib/watch-checkpoint.ts';
+import { runMigrations } from '../lib/storage/db.ts';
+import { runEventWatch } from '../lib/ingest/event-watch.ts';
+import type { KubeHttp } from '../lib/kube/client.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createCheckpointTracker } from '../lib/ingest/watch-checkpoint.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { buildKubeEvent, historyKeys, openSql, readVersionKeys, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 

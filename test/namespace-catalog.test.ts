@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { createSql, runMigrations } from '../lib/db.ts';
-import { insertEventRows } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createNamespaceCatalog } from '../lib/namespace-catalog.ts';
+import { createSql, runMigrations } from '../lib/storage/db.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createNamespaceCatalog } from '../lib/presenter/access/namespace-catalog.ts';
 import { buildRecord } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
 

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { createSql, runMigrations } from '../lib/db.ts';
-import { insertEventRows } from '../lib/event-store.ts';
-import { silentLogger } from '../lib/log.ts';
-import { runMaintenanceLoop } from '../lib/maintenance.ts';
-import { dropExpiredPartitions, dropPartitionsOverSize, ensurePartitions, ensurePartitionsAround, listPartitions } from '../lib/partitions.ts';
+import { createSql, runMigrations } from '../lib/storage/db.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { runMaintenanceLoop } from '../lib/storage/partition-maintenance.ts';
+import { dropExpiredPartitions, dropPartitionsOverSize, ensurePartitions, ensurePartitionsAround, listPartitions } from '../lib/storage/partitions.ts';
 import { buildRecord } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { signToken } from '../lib/auth-token.ts';
+import { signToken } from '../lib/presenter/access/auth-token.ts';
 import { buildRecord } from './support/builders.ts';
 import { listEventsIn, signKey, startPresenterHarness, tokenFor, waitFor } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { signToken } from '../lib/auth-token.ts';
-import { createLogger } from '../lib/log.ts';
+import { signToken } from '../lib/presenter/access/auth-token.ts';
+import { createLogger } from '../lib/runtime/log.ts';
 import { buildRecord } from './support/builders.ts';
 import { authnNamespace, listEventsIn, signKey, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { silentLogger } from '../lib/log.ts';
-import { createPresenterApp, type PresenterAppDeps } from '../lib/presenter-app.ts';
-import { equalityFilters } from '../lib/presenter-filters.ts';
-import { createPresenterMetrics } from '../lib/presenter-metrics.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createPresenterApp, type PresenterAppDeps } from '../lib/presenter/http-app.ts';
+import { equalityFilters } from '../lib/presenter/core/filters.ts';
+import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
 import { startPresenterHarness } from './support/presenter-harness.ts';
 
 /** App dependencies for routing-only tests: nothing that touches a database or a cluster is called. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { createSql, type Sql } from '../lib/db.ts';
-import { insertEventRows } from '../lib/event-store.ts';
+import { createSql, type Sql } from '../lib/storage/db.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
 import { buildRecord } from './support/builders.ts';
 import { restartTestPostgres } from './support/pg.ts';
 import { listEventsIn, startPresenterHarness } from './support/presenter-harness.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { selfSubjectAccessReview } from '../lib/access-review.ts';
-import { insertEventRows } from '../lib/event-store.ts';
+import { selfSubjectAccessReview } from '../lib/presenter/access/access-review.ts';
+import { insertEventRows } from '../lib/storage/event-store.ts';
 import { buildRecord } from './support/builders.ts';
 import { listEventsIn, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse, type SseFrame } from './support/sse-client.ts';

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { EventsPage } from '../lib/events-query.ts';
-import { createKindResolver, parseResourceKind } from '../lib/kind-resolver.ts';
-import { createDiscoveryClient } from '../lib/kube-discovery.ts';
-import { silentLogger } from '../lib/log.ts';
+import type { EventsPage } from '../lib/presenter/events-query.ts';
+import { createKindResolver, parseResourceKind } from '../lib/presenter/access/kind-resolver.ts';
+import { createDiscoveryClient } from '../lib/kube/discovery.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
 import { buildRecord } from './support/builders.ts';
 import { listEventsIn, startPresenterHarness, waitFor, type PresenterHarness } from './support/presenter-harness.ts';

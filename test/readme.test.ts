@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { ingesterSettings, presenterSettings, type Setting } from '../lib/config.ts';
+import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -22,11 +22,11 @@ function documentedSettings(service: string): string[][] {
 const fromCode = (settings: Setting[]) => settings.map((s) => [s.name, s.default]);
 
 describe('README', () => {
-  test('the ingester configuration table lists exactly the settings and defaults in lib/config.ts', () => {
+  test('the ingester configuration table lists exactly the settings and defaults in lib/runtime/config.ts', () => {
     expect(documentedSettings('ingester')).toEqual(fromCode(ingesterSettings));
   });
 
-  test('the presenter configuration table lists exactly the settings and defaults in lib/config.ts', () => {
+  test('the presenter configuration table lists exactly the settings and defaults in lib/runtime/config.ts', () => {
     expect(documentedSettings('presenter')).toEqual(fromCode(presenterSettings));
   });
 

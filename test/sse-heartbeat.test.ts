@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { heartbeatFrame } from '../lib/sse-frames.ts';
-import { createHeartbeatSweep, type HeartbeatTarget } from '../lib/sse-heartbeat.ts';
+import { heartbeatFrame } from '../lib/presenter/sse/frames.ts';
+import { createHeartbeatSweep, type HeartbeatTarget } from '../lib/presenter/sse/heartbeat.ts';
 
 /** Streams that count the comments they are given. */
 function buildStreams(ids: number[]) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { encodeOpenFrame } from '../lib/sse-frames.ts';
-import { createSseStream, type SseCloseReason, type SseStream } from '../lib/sse-stream.ts';
+import { encodeOpenFrame } from '../lib/presenter/sse/frames.ts';
+import { createSseStream, type SseCloseReason, type SseStream } from '../lib/presenter/sse/stream.ts';
 import { authnNamespace, listEventsIn, startPresenterHarness, waitFor } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';
 

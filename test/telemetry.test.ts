@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { createLogger } from '../lib/log.ts';
-import { createTelemetry } from '../lib/telemetry.ts';
+import { createLogger } from '../lib/runtime/log.ts';
+import { createTelemetry } from '../lib/runtime/telemetry.ts';
 
 describe('telemetry', () => {
   test('metrics are exported as OTLP protobuf, and a collector that never answers holds shutdown for at most its timeout', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { createSql, runMigrations } from '../lib/db.ts';
-import { silentLogger } from '../lib/log.ts';
-import { createCheckpointTracker, loadCheckpoints, saveCheckpoints } from '../lib/watch-checkpoint.ts';
+import { createSql, runMigrations } from '../lib/storage/db.ts';
+import { silentLogger } from '../lib/runtime/log.ts';
+import { createCheckpointTracker, loadCheckpoints, saveCheckpoints } from '../lib/ingest/watch-checkpoint.ts';
 import { createTestDatabase } from './support/pg.ts';
 
 describe('checkpoint tracker', () => {

@@ -1,9 +1,9 @@
 // Deterministic generator of realistic ~1 KB Kubernetes Events for the benchmarks: a bounded set of
 // involved objects in many namespaces, legacy (count/firstTimestamp/lastTimestamp/source) and
 // new-style (eventTime/series/reportingController) events, labels on some, messages of 200 B–2 KB.
-import type { KubeEvent } from '../../lib/event-record.ts';
-import { buildEventRecord } from '../../lib/event-record.ts';
-import type { EventRecord } from '../../lib/event-store.ts';
+import type { KubeEvent } from '../../lib/ingest/event-record.ts';
+import { buildEventRecord } from '../../lib/ingest/event-record.ts';
+import type { EventRecord } from '../../lib/storage/event-store.ts';
 
 /** A small, fast, seedable PRNG (mulberry32). */
 export function prng(seed: number): () => number {

@@ -1,8 +1,8 @@
 // Alternative statement forms for writing a batch of event rows, measured against each other by
-// bench/insert.ts. Each takes the same records as lib/event-store.ts insertEventRows.
+// bench/insert.ts. Each takes the same records as lib/storage/event-store.ts insertEventRows.
 import type postgres from 'postgres';
-import { createSql } from '../../lib/db.ts';
-import { recordColumns, type EventRecord } from '../../lib/event-store.ts';
+import { createSql } from '../../lib/storage/db.ts';
+import { recordColumns, type EventRecord } from '../../lib/storage/event-store.ts';
 
 type Sql = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { createSql, runMigrations, type Sql } from '../../lib/storage/db.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
+import { silentLogger } from '../../lib/runtime/log.ts';
 
 export interface BenchDatabase extends AsyncDisposable {
   /** URL of the fresh, migrated database. */

@@ -1,10 +1,10 @@
-// Subprocess for bench/ingest.ts: the ingester's own list+watch code (lib/event-watch.ts over
-// lib/kube-client.ts) with a sink that only counts, so the simulator→watch transport can be
+// Subprocess for bench/ingest.ts: the ingester's own list+watch code (lib/ingest/event-watch.ts over
+// lib/kube/client.ts) with a sink that only counts, so the simulator→watch transport can be
 // measured without the database. Prints `{"count":N,"ms":T}` when `target` versions were received.
 // Usage: bun bench/support/watch-drain.ts <kubeconfig> <target>
-import { runEventWatch } from '../../lib/event-watch.ts';
-import { createKubeHttp, loadKubeConfig } from '../../lib/kube-client.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { runEventWatch } from '../../lib/ingest/event-watch.ts';
+import { createKubeHttp, loadKubeConfig } from '../../lib/kube/client.ts';
+import { silentLogger } from '../../lib/runtime/log.ts';
 
 const [kubeconfigPath, targetText] = process.argv.slice(2);
 const target = Number(targetText);

@@ -46,7 +46,11 @@ authorityKeyIdentifier = keyid
 const escapeRdn = (value: string) => value.replace(/[\\/+=]/g, (c) => `\\${c}`);
 
 async function openssl(args: string[]): Promise<void> {
-  const child = Bun.spawn(['openssl', ...args], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
+  // Certificates start at the real time even when this process runs under a shifted clock
+  // (faketime, inherited through LD_PRELOAD): clients that read the real clock (kubectl, a Go
+  // binary) would otherwise see them as not yet valid. Their long lifetime covers the shift.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'LD_PRELOAD' && !key.startsWith('FAKETIME')));
+  const child = Bun.spawn(['openssl', ...args], { env, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
   const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
   if (code !== 0) throw new Error(`openssl ${args[0]} failed (exit ${code}): ${stderr.trim()}`);
 }
@@ -79,12 +83,12 @@ async function generate(subject: string, extensions: string, days: number, signe
 /** Creates a fresh CA and a serving certificate for 127.0.0.1, both held in memory only. */
 export async function createCertificateAuthority(): Promise<CertificateAuthority> {
   const ca = await generate('/CN=events-stack-simulator-ca', 'ca_ext', 3650);
-  const server = await generate('/CN=kube-apiserver', 'server_ext', 365, ca);
+  const server = await generate('/CN=kube-apiserver', 'server_ext', 3650, ca);
   const cache = new Map<string, Promise<CertificatePair>>();
 
   const issue = (username: string, groups: string[]) => {
     const subject = [...groups.map((g) => `/O=${escapeRdn(g)}`), `/CN=${escapeRdn(username)}`].join('');
-    return generate(subject, 'client_ext', 365, ca);
+    return generate(subject, 'client_ext', 3650, ca);
   };
 
   return {

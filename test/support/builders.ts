@@ -1,4 +1,4 @@
-import type { EventRecord } from '../../lib/event-store.ts';
+import type { EventRecord } from '../../lib/storage/event-store.ts';
 
 let counter = 0;
 /** A minimal valid record; override what the test is about. */

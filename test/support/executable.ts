@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { pickClockEnv } from './clock-env.ts';
 
 /** A port that was free a moment ago (bound on 127.0.0.1 port 0, then released). */
 export function freePort(): number {
@@ -19,7 +20,7 @@ export interface RunningExecutable extends AsyncDisposable {
 
 /** Starts `path` (with `args`) in `cwd` with exactly `env` (nothing inherited from the test process). */
 export function startExecutable(path: string, options: { cwd: string; env: Record<string, string>; args?: string[] }): RunningExecutable {
-  const proc = Bun.spawn([path, ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const proc = Bun.spawn([path, ...(options.args ?? [])], { cwd: options.cwd, env: { ...options.env, ...pickClockEnv() }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
   let text = '';
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

@@ -3,9 +3,9 @@ import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-
 import { expect } from 'bun:test';
 import type postgres from 'postgres';
 import type { Simulator, StoredObject } from '../../dev/simulator/index.ts';
-import { createSecretReader } from '../../lib/kube-secrets.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter-service.ts';
+import { createSecretReader } from '../../lib/presenter/access/secret-reader.ts';
+import { silentLogger } from '../../lib/runtime/log.ts';
+import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter/presenter.ts';
 import { buildKubeEvent, historyKeys, readVersionKeys, waitFor } from './ingester-fixtures.ts';
 import { buildSettings, type PresenterHarness } from './presenter-harness.ts';
 

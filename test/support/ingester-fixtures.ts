@@ -1,11 +1,13 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { metrics, type Meter } from '@opentelemetry/api';
 import postgres from 'postgres';
-import { loadIngesterConfig, type IngesterConfig } from '../../lib/config.ts';
-import { startIngester, type Ingester } from '../../lib/ingester-app.ts';
-import { createKubeHttp, type KubeHttp } from '../../lib/kube-client.ts';
-import { silentLogger, type Logger } from '../../lib/log.ts';
+import { loadIngesterConfig, type IngesterConfig } from '../../lib/runtime/config.ts';
+import { startIngester, type Ingester } from '../../lib/ingest/ingester.ts';
+import { createKubeHttp, type KubeHttp } from '../../lib/kube/client.ts';
+import { silentLogger, type Logger } from '../../lib/runtime/log.ts';
+import { prepareDatabase } from '../../lib/storage/db.ts';
 import type { KubeObject, StoredObject } from '../../dev/simulator/index.ts';
+import { pickClockEnv } from './clock-env.ts';
 
 let counter = 0;
 
@@ -60,10 +62,13 @@ export async function startTestIngester(options: {
   /** Default true: resolve only once this ingester leads and its watches are established. */
   waitUntilWatching?: boolean;
 }): Promise<Ingester & AsyncDisposable> {
+  const config = buildIngesterConfig(options.databaseUrl, options.env);
+  const log = options.log ?? silentLogger;
+  await prepareDatabase(config.db, { log, applicationName: 'events-ingester-probe' });
   const ingester = await startIngester({
-    config: buildIngesterConfig(options.databaseUrl, options.env),
+    config,
     http: createSimulatorHttp(options.kubeconfig),
-    log: options.log ?? silentLogger,
+    log,
     meter: options.meter ?? metrics.getMeter('test'),
     leaderPollMs: options.leaderPollMs ?? 200,
     watchTimeoutSeconds: options.watchTimeoutSeconds,
@@ -139,7 +144,7 @@ export interface IngesterProcess extends AsyncDisposable {
 export function spawnIngester(env: Record<string, string>): IngesterProcess {
   const proc = Bun.spawn(['bun', 'ingester.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, ...pickClockEnv() },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

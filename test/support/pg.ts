@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/embedded-postgres.ts';
+import { pickClockEnv } from './clock-env.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
 
 /** A fresh, empty database that is dropped (WITH FORCE) on dispose. */
 export interface TestDatabase extends AsyncDisposable {
@@ -87,16 +88,6 @@ async function startShared(): Promise<EmbeddedPostgres> {
   });
   installBackstop(server);
   return server;
-}
-
-// A suite run under a shifted clock (`faketime`, see README › Tests) must shift the server's clock
-// too, or partitions made by now() and rows stamped by the test process disagree.
-function pickClockEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && (key === 'LD_PRELOAD' || key.startsWith('FAKETIME'))) env[key] = value;
-  }
-  return env;
 }
 
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;

@@ -1,12 +1,12 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import type { AccessCheck } from '../../lib/access-review.ts';
-import { signToken } from '../../lib/auth-token.ts';
-import { createSql, runMigrations, type Sql } from '../../lib/db.ts';
-import { insertEventRows, type EventRecord } from '../../lib/event-store.ts';
-import { createDiscoveryClient } from '../../lib/kube-discovery.ts';
-import { createSecretReader } from '../../lib/kube-secrets.ts';
-import { silentLogger, type Logger } from '../../lib/log.ts';
-import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter-service.ts';
+import type { AccessCheck } from '../../lib/presenter/access/access-review.ts';
+import { signToken } from '../../lib/presenter/access/auth-token.ts';
+import { createSql, runMigrations, type Sql } from '../../lib/storage/db.ts';
+import { insertEventRows, type EventRecord } from '../../lib/storage/event-store.ts';
+import { createDiscoveryClient } from '../../lib/kube/discovery.ts';
+import { createSecretReader } from '../../lib/presenter/access/secret-reader.ts';
+import { silentLogger, type Logger } from '../../lib/runtime/log.ts';
+import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter/presenter.ts';
 import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
 

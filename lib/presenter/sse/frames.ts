@@ -1,0 +1,65 @@
+import type { StoredEvent } from '../../storage/event-store.ts';
+
+const encoder = new TextEncoder();
+
+/** The Krateo SSE payload: a flat object with exactly these snake_case keys, in this order (no `raw`). */
+export interface KrateoEventPayload {
+  event_id: string;
+  global_uid: string;
+  cluster_name: string;
+  namespace: string;
+  resource_kind: string;
+  resource_name: string;
+  involved_object_uid: string | null;
+  event_type: string;
+  reason: string | null;
+  message: string | null;
+  composition_id: string | null;
+  created_at: string;
+}
+
+/** Maps a stored row to the Krateo payload; `created_at` as ISO-8601 UTC. */
+export function toKrateoPayload(row: StoredEvent): KrateoEventPayload {
+  return {
+    event_id: row.event_id,
+    global_uid: row.global_uid,
+    cluster_name: row.cluster_name,
+    namespace: row.namespace,
+    resource_kind: row.resource_kind,
+    resource_name: row.resource_name,
+    involved_object_uid: row.involved_object_uid,
+    event_type: row.event_type,
+    reason: row.reason,
+    message: row.message,
+    composition_id: row.composition_id,
+    created_at: new Date(row.created_at).toISOString(),
+  };
+}
+
+/** `id: <seq>\nevent: krateo\ndata: <json>\n\n`, encoded once so the same bytes go to every client. */
+export function encodeEventFrame(row: StoredEvent): Uint8Array {
+  return encoder.encode(`id: ${row.seq}\nevent: krateo\ndata: ${JSON.stringify(toKrateoPayload(row))}\n\n`);
+}
+
+/**
+ * The first frame of every stream: sent at once so headers flush immediately, suggests the
+ * reconnect delay, and (for a fresh client) carries the live start id so that a reconnect after a
+ * quiet period resumes from there instead of losing what happened in between.
+ */
+export function encodeOpenFrame(retryMs: number, startSeq?: number): Uint8Array {
+  const id = startSeq === undefined ? '' : `id: ${startSeq}\n`;
+  return encoder.encode(`: connected\nretry: ${retryMs}\n${id}\n`);
+}
+
+/** A comment line: keeps proxies and clients from treating a quiet stream as dead. */
+export const heartbeatFrame: Uint8Array = encoder.encode(': heartbeat\n\n');
+
+/**
+ * Tells a client to reconnect from `lastSeq` (it fell behind, hit the replay cap, or the server is
+ * shutting down). The `id:` line makes EventSource send it back as `Last-Event-ID` on reconnect.
+ */
+export function encodeResumeFrame(lastSeq: number, reason: 'slow_client' | 'replay_limit' | 'shutdown'): Uint8Array {
+  return encoder.encode(
+    `id: ${lastSeq}\nevent: resume\ndata: ${JSON.stringify({ last_event_id: String(lastSeq), reason })}\n\n`,
+  );
+}

@@ -1,0 +1,161 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { errorFields, type Logger } from '../runtime/log.ts';
+
+/** A postgres.js client. */
+export type Sql = postgres.Sql;
+/** A client or an open transaction: anything that runs queries. */
+export type Queryable = postgres.Sql | postgres.TransactionSql;
+
+const sourceMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
+
+/**
+ * The folder holding drizzle's migrations: the source checkout's `drizzle/`, or, in a compiled
+ * executable (`bun run build`), the `drizzle/` folder shipped beside the executable.
+ */
+export const defaultMigrationsFolder = existsSync(sourceMigrationsFolder)
+  ? sourceMigrationsFolder
+  : join(dirname(process.execPath), 'drizzle');
+
+/**
+ * Seconds before a pool connection tries again after `retries` failed connects in a row: 20 ms
+ * doubling to 250 ms. postgres.js's default (3^retries / 100 s, up to 20 s) left a pool and its LISTEN
+ * connection 5–20 s behind a PostgreSQL that was back after a 3 s restart (bench/pg-restart.ts).
+ */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.25, 0.01 * 2 ** retries);
+}
+
+/**
+ * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
+ * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
+ * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
+ * ({@link reconnectDelaySeconds}).
+ *
+ * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
+ * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
+ * PostgreSQL restart) then fails only the caller's query. With the catalog query, postgres.js
+ * 3.4.9 drops that query's promise, so a reset during it surfaces as an unhandled rejection
+ * (porsager/postgres#1192, #1223).
+ */
+export function createSql(url: string, options: { max?: number; applicationName?: string; fetchTypes?: boolean } = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    fetch_types: options.fetchTypes ?? true,
+    backoff: reconnectDelaySeconds,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'events-stack' },
+    types: {
+      bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
+      // Kubernetes MicroTime strings keep their microseconds (a Date would cut them to ms).
+      timestamptz: {
+        to: 1184,
+        from: [1082, 1114, 1184],
+        serialize: (value: Date | string) => (typeof value === 'string' ? value : value.toISOString()),
+        parse: (value: string) => new Date(value),
+      },
+      jsonText: {
+        to: 3802,
+        from: [114, 3802],
+        serialize: (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value)),
+        parse: (value: string) => JSON.parse(value),
+      },
+    },
+  });
+}
+
+/**
+ * `values` as one PostgreSQL array literal (every element quoted, `\\` and `"` escaped), to bind as
+ * a single text parameter cast to `text[]` or `uuid[]`. Works on pools created with
+ * `fetchTypes: false`, which cannot bind JavaScript arrays.
+ */
+export function toArrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/** Doubles `delayMs` up to `maxMs`; the shared shape of every retry loop here. */
+export function nextBackoffMs(delayMs: number, maxMs: number): number {
+  return Math.min(maxMs, Math.max(1, delayMs) * 2);
+}
+
+/**
+ * Waits until the database answers a query, retrying with capped exponential backoff (each attempt
+ * logged). Throws an error naming the timeout and the last failure when `timeoutMs` has passed.
+ */
+export async function waitForDb(
+  sql: Sql,
+  options: { timeoutMs: number; log: Logger; maxDelayMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let delayMs = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`select 1`;
+      if (attempt > 1) options.log.info('database ready', { attempt });
+      return;
+    } catch (err) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0 || options.signal?.aborted) {
+        const cause = err instanceof Error ? err.message : String(err);
+        throw new Error(`database not ready after ${options.timeoutMs} ms (${attempt} attempts): ${cause}`);
+      }
+      const waitMs = Math.min(delayMs, remainingMs);
+      options.log.warn('database not ready, retrying', { attempt, delay_ms: waitMs, ...errorFields(err) });
+      await Bun.sleep(waitMs);
+      delayMs = nextBackoffMs(delayMs, options.maxDelayMs ?? 5000);
+    }
+  }
+}
+
+const migrationLockKey = 'events-stack-migrations';
+
+/**
+ * Waits (with a one-connection probe pool) until the database answers, for at most
+ * `readyTimeoutMs`, then applies the migrations when `migrateOnStart` is set. Throws when the
+ * database never answered or a migration failed.
+ */
+export async function prepareDatabase(
+  db: { url: string; readyTimeoutMs: number; migrateOnStart: boolean },
+  options: { log: Logger; applicationName: string },
+): Promise<void> {
+  const probe = createSql(db.url, { max: 1, applicationName: options.applicationName, fetchTypes: false });
+  try {
+    await waitForDb(probe, { timeoutMs: db.readyTimeoutMs, log: options.log });
+  } finally {
+    await probe.end({ timeout: 1 });
+  }
+  if (db.migrateOnStart) await runMigrations(db.url, { log: options.log });
+}
+
+/**
+ * Applies drizzle's migrations from `migrationsFolder`. Holds a session advisory lock meanwhile, so
+ * processes starting together apply them once, one after the other; the losers find nothing to do.
+ */
+export async function runMigrations(
+  url: string,
+  options: { log: Logger; migrationsFolder?: string },
+): Promise<void> {
+  const client = createSql(url, { max: 2, applicationName: 'events-stack-migrate' });
+  try {
+    const lock = await client.reserve();
+    try {
+      await lock`select pg_advisory_lock(hashtext(${migrationLockKey}))`;
+      const started = performance.now();
+      await migrate(drizzle(client), {
+        migrationsFolder: options.migrationsFolder ?? defaultMigrationsFolder,
+        migrationsSchema: 'drizzle',
+        migrationsTable: '__drizzle_migrations',
+      });
+      options.log.info('migrations applied', { duration_ms: Math.round(performance.now() - started) });
+    } finally {
+      await lock`select pg_advisory_unlock(hashtext(${migrationLockKey}))`.catch(() => {});
+      lock.release();
+    }
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
