@@ -24,7 +24,7 @@ const presenter = await startOrExit(log, telemetry, async () => {
     discovery: createDiscoveryClient(kubeConfig),
     log,
     meter: telemetry.meter,
-    hostname: '0.0.0.0',
+    hostname: config.host,
   });
 });
 

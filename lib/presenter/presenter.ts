@@ -1,7 +1,7 @@
 import type { Meter } from '@opentelemetry/api';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
-import { createSql } from '../storage/db.ts';
+import { createSql, type Sql } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
 import { createEventVisibility } from './access/event-visibility.ts';
 import { createKindResolver } from './access/kind-resolver.ts';
@@ -10,16 +10,40 @@ import { startListener } from './listener.ts';
 import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
-import { createPresenterMetrics } from './core/metrics.ts';
+import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
+import { maxBodyBytes } from './core/request-body.ts';
 import { createSseHub } from './sse/hub.ts';
+import { startSessionGuard } from './sse/session-guard.ts';
+import { createTokenVerifier } from './access/auth-token.ts';
 import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
 
-/** The settings the running service uses (a PresenterConfig satisfies it). */
+/** The settings the running service uses (a PresenterConfig satisfies it); the limits default as in the config. */
 export type PresenterSettings = Pick<
   PresenterConfig,
   | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
   | 'replayMaxRows' | 'authzCacheTtlMs' | 'authzStrict' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
->;
+> &
+  Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
+
+type LimitSetting =
+  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
+
+/** The defaults of the limits (the config module's defaults). */
+export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
+  authzCacheMaxEntries: 100_000,
+  eventsMaxConcurrentPerUser: 4,
+  eventsPoolSize: 4,
+  eventsQueryTimeoutMs: 10_000,
+  sseMaxStreams: 50_000,
+  sseMaxStreamsPerUser: 20,
+};
+
+/**
+ * Bun's own cap on any request body, declared or chunked (its default is 128 MiB). Well above the
+ * 1 MiB `/events` limit, which answers in JSON first (reading stops there); past this one Bun
+ * answers a bare 413 without reading.
+ */
+const serverMaxBodyBytes = 16 * maxBodyBytes;
 
 /** A running presenter. */
 export interface RunningPresenter extends AsyncDisposable {
@@ -30,11 +54,25 @@ export interface RunningPresenter extends AsyncDisposable {
 }
 
 /**
- * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
- * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
+ * The live pool (the live reader, replay, catch-up, `/readyz`; array parameters are bound as
+ * literals (toArrayLiteral), so it needs no per-connection type query, whose dropped promise would
+ * be an unhandled rejection after a restart, lib/storage/db.ts) and the history pool, whose
+ * statements are cancelled after `eventsQueryTimeoutMs`.
  */
-export async function startPresenter(options: {
+function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueryTimeoutMs'>) {
+  return {
+    sql: createSql(databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false }),
+    historySql: createSql(databaseUrl, {
+      max: settings.eventsPoolSize,
+      applicationName: 'events-presenter-history',
+      fetchTypes: false,
+      statementTimeoutMs: settings.eventsQueryTimeoutMs,
+    }),
+  };
+}
+
+/** What `startPresenter` takes. */
+export interface StartOptions {
   settings: PresenterSettings;
   databaseUrl: string;
   readSecret: SecretReader;
@@ -47,13 +85,25 @@ export async function startPresenter(options: {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
-}): Promise<RunningPresenter> {
-  const { settings, log } = options;
-  const metrics = createPresenterMetrics(options.meter);
-  // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
-  // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
-  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false });
-  const authorizer = createAuthorizer({ check: options.accessCheck ?? selfSubjectAccessReview, ttlMs: settings.authzCacheTtlMs, log, metrics });
+}
+
+/** Token verification, the user's credentials and authorisation decisions, and what users may see. */
+async function createAccess(options: StartOptions, settings: PresenterSettings & typeof defaultLimits, sql: Sql, metrics: PresenterMetrics) {
+  const { log } = options;
+  const tokens = await createTokenVerifier({
+    signKey: settings.jwtSignKey,
+    publicKeyPem: settings.jwtPublicKeyPem,
+    jwksUrl: settings.jwtJwksUrl,
+    jwksCacheTtlMs: settings.jwksCacheTtlMs,
+    jwksRefreshMinIntervalMs: settings.jwksRefreshMinIntervalMs,
+  });
+  const authorizer = createAuthorizer({
+    check: options.accessCheck ?? selfSubjectAccessReview,
+    ttlMs: settings.authzCacheTtlMs,
+    maxEntries: settings.authzCacheMaxEntries,
+    log,
+    metrics,
+  });
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
   if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
@@ -63,12 +113,32 @@ export async function startPresenter(options: {
       : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, resolver });
   log.info('authorisation mode', { strict: visibility.strict });
+  return { tokens, authorizer, credentials, catalog, visibility };
+}
+
+/**
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and two
+ * query pools to `databaseUrl`: `/events` runs on its own (`eventsPoolSize` connections, each
+ * statement cancelled after `eventsQueryTimeoutMs`), so history can never take the connections of
+ * the live reader, replay and `/readyz`. Migrations and waiting for the database are the caller's
+ * job. Strict mode (`authzStrict`) needs `discovery` and throws at start without it; a token key
+ * that cannot be used throws too.
+ */
+export async function startPresenter(options: StartOptions): Promise<RunningPresenter> {
+  const { log } = options;
+  const settings = { ...defaultLimits, ...options.settings };
+  const metrics = createPresenterMetrics(options.meter);
+  const { sql, historySql } = createPools(options.databaseUrl, settings);
+  const { tokens, authorizer, credentials, catalog, visibility } = await createAccess(options, settings, sql, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
+  // Unused decisions and credentials are dropped, and streams of a deleted Secret closed, every TTL.
+  const guard = startSessionGuard({ streams: hub, lookup: credentials.current, prune: () => (authorizer.prune(), credentials.prune()), intervalMs: settings.authzCacheTtlMs, log });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,
-    sql,
+    tokens,
+    sql: historySql,
     hub,
     visibility,
     credentials,
@@ -85,6 +155,7 @@ export async function startPresenter(options: {
     port: settings.port,
     hostname: options.hostname ?? '127.0.0.1',
     reusePort: false,
+    maxRequestBodySize: serverMaxBodyBytes,
     ...(options.idleTimeoutSeconds === undefined ? {} : { idleTimeout: options.idleTimeoutSeconds }),
   });
   const port = app.server!.port!;
@@ -94,11 +165,12 @@ export async function startPresenter(options: {
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
+      guard.stop();
       const deadline = AbortSignal.timeout(settings.shutdownTimeoutMs);
       await Promise.race([hub.close(), new Promise((resolve) => deadline.addEventListener('abort', resolve))]);
       await listener.stop();
       await app.stop(true);
-      await sql.end({ timeout: Math.ceil(settings.shutdownTimeoutMs / 1000) });
+      await Promise.all([sql, historySql].map((pool) => pool.end({ timeout: Math.ceil(settings.shutdownTimeoutMs / 1000) })));
       log.info('presenter stopped');
     })());
   return {

@@ -34,7 +34,7 @@ export function reconnectDelaySeconds(retries: number): number {
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
  * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
  * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
- * ({@link reconnectDelaySeconds}).
+ * ({@link reconnectDelaySeconds}). `statementTimeoutMs` sets the connections' `statement_timeout`.
  *
  * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
  * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
@@ -42,13 +42,20 @@ export function reconnectDelaySeconds(retries: number): number {
  * 3.4.9 drops that query's promise, so a reset during it surfaces as an unhandled rejection
  * (porsager/postgres#1192, #1223).
  */
-export function createSql(url: string, options: { max?: number; applicationName?: string; fetchTypes?: boolean } = {}): Sql {
+export function createSql(
+  url: string,
+  options: { max?: number; applicationName?: string; fetchTypes?: boolean; statementTimeoutMs?: number } = {},
+): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     fetch_types: options.fetchTypes ?? true,
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
-    connection: { application_name: options.applicationName ?? 'events-stack' },
+    connection: {
+      application_name: options.applicationName ?? 'events-stack',
+      // Sent at connect: PostgreSQL cancels a longer statement with SQLSTATE 57014.
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: Math.ceil(options.statementTimeoutMs) }),
+    },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
       // Kubernetes MicroTime strings keep their microseconds (a Date would cut them to ms).

@@ -65,6 +65,8 @@ export interface HarnessOptions {
   idleTimeoutSeconds?: number;
   /** The presenter's `list events` review (default: a SelfSubjectAccessReview as the user). */
   accessCheck?: AccessCheck;
+  /** How long the namespace catalog is reused (0 by default: read on every request). */
+  namespaceRefreshMs?: number;
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -79,7 +81,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     readSecret: createSecretReader(admin),
     discovery: createDiscoveryClient(admin),
     log: options.log ?? silentLogger,
-    namespaceRefreshMs: 0,
+    namespaceRefreshMs: options.namespaceRefreshMs ?? 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
   });

@@ -1,6 +1,7 @@
 import type { GroupResource } from './kind-resolver.ts';
 import { errorFields, type Logger } from '../../runtime/log.ts';
 import type { PresenterMetrics } from '../core/metrics.ts';
+import { ExpiringMap } from './expiring-map.ts';
 import { createReviewScheduler } from './review-scheduler.ts';
 import { requestAsUser, type UserCredentials } from './user-credentials.ts';
 
@@ -19,6 +20,12 @@ export interface CachedDecision {
 
 /** Per-user authorisation decisions with a TTL cache, failing closed. */
 export interface Authorizer {
+  /** Decisions held (fresh or not yet swept). */
+  readonly size: number;
+  /** Users whose credentials are held for background refreshes. */
+  readonly usersWithCredentials: number;
+  /** Drops expired decisions and the credentials of users not asking any more. */
+  prune(): void;
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
   peek(username: string, namespace: string): boolean | undefined;
   /** `peek` with the time until which the answer may be reused (fan-out indexes keep it until then). */
@@ -64,7 +71,8 @@ const clusterKey = '';
  * order they asked (a user's questions are all answered before a later user's are sent once the
  * slots are full). A revoked
  * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
- * allowed, no namespace is asked.
+ * allowed, no namespace is asked. At most `maxEntries` decisions are kept, and `prune` drops the
+ * expired ones and the credentials of users that stopped asking.
  */
 export function createAuthorizer(options: {
   check: AccessCheck;
@@ -78,14 +86,18 @@ export function createAuthorizer(options: {
   maxConcurrentReviews?: number;
   /** Reviews sent at once for one user (default 4). */
   maxReviewsPerUser?: number;
+  /** Most decisions kept (and users' credentials), the oldest written dropped first (default 100,000). */
+  maxEntries?: number;
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
   // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
-  const cache = new Map<string, { expiresAt: number; refreshAt: number; allowed: boolean }>();
+  const maxEntries = options.maxEntries ?? 100_000;
+  const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(maxEntries);
   const inFlight = new Map<string, Promise<boolean>>();
-  // The credentials each user last asked with, so a decision can be refreshed from the hot path.
-  const credsOf = new Map<string, UserCredentials>();
+  // The credentials each user last asked with, so a decision can be refreshed from the hot path;
+  // dropped (private key included) once neither asked with nor refreshed for a TTL.
+  const credsOf = new ExpiringMap<{ creds: UserCredentials; expiresAt: number }>(maxEntries);
   const keyOf = (username: string, namespace: string) => `${username}\u0000${namespace}`;
   const getKeyOf = (username: string, namespace: string, t: GroupResource) => `${keyOf(username, namespace)}\u0000get\u0000${t.group}/${t.resource}`;
   const checkGet = options.checkGet ?? selfSubjectGetReview;
@@ -102,8 +114,11 @@ export function createAuthorizer(options: {
     if (entry.expiresAt <= at) return undefined;
     if (at < entry.refreshAt) return { allowed: entry.allowed, recheckAt: entry.refreshAt };
     if (refresh && !inFlight.has(key)) {
-      const creds = credsOf.get(refresh.username);
-      if (creds) void review(key, refresh.username, creds, refresh.namespace, refresh.target);
+      const held = credsOf.get(refresh.username);
+      if (held && held.expiresAt > at) {
+        held.expiresAt = at + options.ttlMs;
+        void review(key, refresh.username, held.creds, refresh.namespace, refresh.target);
+      }
     }
     // Being refreshed: the refreshed answer replaces it by expiry at the latest.
     return { allowed: entry.allowed, recheckAt: entry.expiresAt };
@@ -113,7 +128,7 @@ export function createAuthorizer(options: {
     second && { allowed: second.allowed, recheckAt: Math.min(first.recheckAt, second.recheckAt) };
 
   const decide = (username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
-    credsOf.set(username, creds);
+    credsOf.set(username, { creds, expiresAt: now() + options.ttlMs });
     const key = target ? getKeyOf(username, namespace, target) : keyOf(username, namespace);
     const cached = fresh(key);
     if (cached !== undefined) {
@@ -159,6 +174,16 @@ export function createAuthorizer(options: {
   };
 
   return {
+    get size() {
+      return cache.size;
+    },
+    get usersWithCredentials() {
+      return credsOf.size;
+    },
+    prune() {
+      cache.prune(now());
+      credsOf.prune(now());
+    },
     peek: (username, namespace) => peekUntil(username, namespace)?.allowed,
     peekUntil,
     async canList(username, creds, namespace) {

@@ -16,6 +16,12 @@ export type SecretReader = (namespace: string, name: string) => Promise<Record<s
 export interface CredentialStore {
   /** Throws AuthError `no_credentials` when the user has no usable clientconfig Secret. */
   get(username: string): Promise<UserCredentials>;
+  /** The user's credentials (cached): undefined when the Secret is gone or unusable; throws when it cannot be read. */
+  current(username: string): Promise<UserCredentials | undefined>;
+  /** Drops entries older than the TTL: a user's private key leaves memory once unused. */
+  prune(): void;
+  /** Users whose credentials are held. */
+  readonly size: number;
 }
 
 const decode = (value: string | undefined): string | undefined =>
@@ -46,8 +52,10 @@ export function parseClientConfig(data: Record<string, string>): UserCredentials
 
 /**
  * Caches each user's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
- * that time; concurrent lookups for one user share one read. Read errors are not cached and
- * surface as `no_credentials` (failing closed), a missing Secret too.
+ * that time; concurrent lookups for one user share one read. Read errors are not cached; `get`
+ * turns them into `no_credentials` (failing closed), a missing Secret too. Entries are written in
+ * expiry order, so each lookup (and `prune`) drops the expired ones from the oldest end: nothing
+ * outlives its TTL by more than the next lookup or prune.
  */
 export function createCredentialStore(options: {
   readSecret: SecretReader;
@@ -57,20 +65,36 @@ export function createCredentialStore(options: {
 }): CredentialStore {
   const now = options.now ?? Date.now;
   const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined> }>();
+  const prune = () => {
+    const at = now();
+    for (const [username, entry] of cache) {
+      if (entry.expiresAt > at) break;
+      cache.delete(username);
+    }
+  };
+  const current = (username: string) => {
+    prune();
+    let entry = cache.get(username);
+    if (!entry) {
+      const value = options.readSecret(options.namespace, `${username}-clientconfig`).then((data) =>
+        data === undefined ? undefined : parseClientConfig(data),
+      );
+      const created = (entry = { expiresAt: now() + options.ttlMs, value });
+      cache.set(username, created);
+      value.catch(() => cache.get(username) === created && cache.delete(username));
+    }
+    return entry.value;
+  };
   return {
+    current,
+    prune,
+    get size() {
+      return cache.size;
+    },
     async get(username) {
-      let entry = cache.get(username);
-      if (!entry || entry.expiresAt <= now()) {
-        const value = options.readSecret(options.namespace, `${username}-clientconfig`).then((data) =>
-          data === undefined ? undefined : parseClientConfig(data),
-        );
-        entry = { expiresAt: now() + options.ttlMs, value };
-        cache.set(username, entry);
-        value.catch(() => cache.delete(username));
-      }
       let creds: UserCredentials | undefined;
       try {
-        creds = await entry.value;
+        creds = await current(username);
       } catch {
         creds = undefined;
       }
