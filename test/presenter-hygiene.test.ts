@@ -70,6 +70,8 @@ describe('secrets never reach the logs', () => {
     const bearer = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${token}` } });
     const refused = await fetch(`${h.url}/notifications?token=${forged}`);
     const noSecret = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${stranger}` } });
+    // team-b must hold events: a namespace without any is never reviewed.
+    await h.insert(buildRecord({ namespace: 'team-b' }));
     h.sim.failNext(5, 500, 'selfsubjectaccessreviews');
     const reviewFailed = await fetch(`${h.url}/events?namespace=team-b`, { headers: { authorization: `Bearer ${token}` } });
     expect([bearer.status, refused.status, noSecret.status, reviewFailed.status]).toEqual([200, 401, 401, 200]);
