@@ -57,7 +57,7 @@ export interface RunningPresenter extends AsyncDisposable {
  * The live pool (the live reader, replay, catch-up, `/readyz`; array parameters are bound as
  * literals (toArrayLiteral), so it needs no per-connection type query, whose dropped promise would
  * be an unhandled rejection after a restart, lib/storage/db.ts) and the history pool, whose
- * statements are cancelled after `eventsQueryTimeoutMs`.
+ * statements are cancelled after `eventsQueryTimeoutMs` and run without parallel workers.
  */
 function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueryTimeoutMs'>) {
   return {
@@ -67,6 +67,9 @@ function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'event
       applicationName: 'events-presenter-history',
       fetchTypes: false,
       statementTimeoutMs: settings.eventsQueryTimeoutMs,
+      // One process per history query: parallel workers would let a few expensive filters take
+      // every core from the live reader (PostgreSQL's default is 2 workers per query).
+      parallelWorkers: 0,
     }),
   };
 }

@@ -34,7 +34,8 @@ export function reconnectDelaySeconds(retries: number): number {
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
  * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
  * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
- * ({@link reconnectDelaySeconds}). `statementTimeoutMs` sets the connections' `statement_timeout`.
+ * ({@link reconnectDelaySeconds}). `statementTimeoutMs` sets the connections' `statement_timeout`,
+ * `parallelWorkers` their `max_parallel_workers_per_gather`.
  *
  * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
  * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
@@ -44,7 +45,7 @@ export function reconnectDelaySeconds(retries: number): number {
  */
 export function createSql(
   url: string,
-  options: { max?: number; applicationName?: string; fetchTypes?: boolean; statementTimeoutMs?: number } = {},
+  options: { max?: number; applicationName?: string; fetchTypes?: boolean; statementTimeoutMs?: number; parallelWorkers?: number } = {},
 ): Sql {
   return postgres(url, {
     max: options.max ?? 10,
@@ -55,6 +56,7 @@ export function createSql(
       application_name: options.applicationName ?? 'events-stack',
       // Sent at connect: PostgreSQL cancels a longer statement with SQLSTATE 57014.
       ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: Math.ceil(options.statementTimeoutMs) }),
+      ...(options.parallelWorkers === undefined ? {} : { max_parallel_workers_per_gather: options.parallelWorkers }),
     },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
