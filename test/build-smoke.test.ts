@@ -186,7 +186,7 @@ describe('compiled executables (bun run build)', () => {
       'client-key-data': alice.keyPem,
     });
     sim.setRbac('alice', [{ apiGroups: [''], verbs: ['list'], resources: ['events'], namespaces: ['default'] }]);
-    const token = signDevToken({ key: 'smoke-test-signing-key', username: 'alice', ttlSeconds: 300 });
+    const token = signDevToken({ key: 'smoke-test-signing-key-0123456789abcdef', username: 'alice', ttlSeconds: 300 });
     const answered = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
     expect({ status: answered.status, body: await answered.json() }).toMatchObject({ status: 200, body: { resources: [] } });
     const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
