@@ -25,7 +25,7 @@ const totalRows = numberFlag('rows', 3_000_000);
 const workers = numberFlag('workers', 12);
 const seconds = numberFlag('seconds', 20);
 const quietSeconds = numberFlag('quiet', 20);
-const intervalMs = numberFlag('interval-ms', 50);
+const intervalMs = numberFlag('interval-ms', 25);
 // Distinct history users: the per-user cap (EVENTS_MAX_CONCURRENT_PER_USER) must not be what keeps
 // the pressure off, so by default every worker is its own user.
 const historyUsers = numberFlag('history-users', workers);
