@@ -1,7 +1,7 @@
 // Benchmark: history queries must never hurt live delivery. `--rows` (default 3,000,000) event
 // versions over 10 daily partitions, written server-side with generate_series. `bun presenter.ts`
 // as a subprocess; one SSE stream of a user allowed one namespace receives a row inserted every
-// `--interval-ms` (50) into that namespace, and its delivery latency (insert → receipt) is measured
+// `--interval-ms` (25) into that namespace, and its delivery latency (insert → receipt) is measured
 // twice in the same run: quiet (`--quiet` s, no history traffic) and under pressure (`--seconds` s,
 // `--workers` concurrent loops of the most expensive `/events` filters: a name, a reason and a
 // message word that match nothing, so every query reads the whole of the user's namespace). `/readyz`
@@ -9,7 +9,7 @@
 // window and their ratio (target: p99 under pressure within 2× the quiet p99), `/readyz` failures,
 // and the history answers by status (200, 429 per-user cap, 503 statement timeout).
 // Usage: bun bench/history-pressure.ts [--rows 3000000] [--workers 12] [--seconds 20] [--quiet 20]
-//        [--interval-ms 50] [--history-users 12] [--warmup 5] [--pool N] [--query-timeout 10s]
+//        [--interval-ms 25] [--history-users 12] [--warmup 5] [--pool N] [--query-timeout 10s]
 // (`--pool`/`--query-timeout`: the presenter's EVENTS_POOL_SIZE / EVENTS_QUERY_TIMEOUT, default theirs)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
