@@ -3,8 +3,8 @@
 // as a subprocess; one SSE stream of a user allowed one namespace receives a row inserted every
 // `--interval-ms` (25) into that namespace, and its delivery latency (insert → receipt) is measured
 // twice in the same run: quiet (`--quiet` s, no history traffic) and under pressure (`--seconds` s,
-// `--workers` concurrent loops of the most expensive `/events` filters: a name, a reason and a
-// message word that match nothing, so every query reads the whole of the user's namespace). `/readyz`
+// `--workers` concurrent loops of the most expensive `/events` filters: a name or a reason that
+// matches nothing, so every query reads the whole of the user's namespace). `/readyz`
 // is polled every 200 ms in both windows and must never fail. The figures: live p50/p99 in each
 // window and their ratio (target: p99 under pressure within 2× the quiet p99), `/readyz` failures,
 // and the history answers by status (200, 429 per-user cap, 503 statement timeout).
