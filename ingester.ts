@@ -10,7 +10,7 @@ import { prepareDatabase } from './lib/storage/db.ts';
 const service = 'events-ingester';
 const config = loadConfigOrExit(service, () => loadIngesterConfig(process.env));
 const log = createLogger({ service, level: config.debug ? 'debug' : 'info' });
-const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEnabled, exportIntervalMs: config.otelExportIntervalMs, log });
+const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEnabled, exportIntervalMs: config.otelExportIntervalMs, prometheusPort: config.prometheusPort, log });
 
 const ingester = await startOrExit(log, telemetry, async () => {
   await prepareDatabase(config.db, { log, applicationName: `${service}-probe` });

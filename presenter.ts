@@ -1,8 +1,10 @@
 // Entry file: wiring only (config → logger → telemetry → database ready and migrated → service → signals).
+import consolePage from './console/index.html';
 import { createDiscoveryClient } from './lib/kube/discovery.ts';
 import { loadKubeConfig } from './lib/kube/client.ts';
 import { createSecretReader } from './lib/presenter/access/secret-reader.ts';
 import { startPresenter } from './lib/presenter/presenter.ts';
+import { startPresenterProcess } from './lib/presenter/startup.ts';
 import { loadPresenterConfig } from './lib/runtime/config.ts';
 import { createLogger } from './lib/runtime/log.ts';
 import { loadConfigOrExit, startOrExit, stopOnSignals } from './lib/runtime/service-process.ts';
@@ -12,21 +14,26 @@ import { prepareDatabase } from './lib/storage/db.ts';
 const service = 'events-presenter';
 const config = loadConfigOrExit(service, () => loadPresenterConfig(process.env));
 const log = createLogger({ service, level: config.debug ? 'debug' : 'info' });
-const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEnabled, exportIntervalMs: config.otelExportIntervalMs, log });
+const telemetry = createTelemetry({ serviceName: service, enabled: config.otelEnabled, exportIntervalMs: config.otelExportIntervalMs, prometheusPort: config.prometheusPort, log });
 
-const presenter = await startOrExit(log, telemetry, async () => {
-  await prepareDatabase(config.db, { log, applicationName: `${service}-probe` });
-  const kubeConfig = loadKubeConfig(config.kube);
-  return startPresenter({
-    settings: config,
-    databaseUrl: config.db.url,
-    readSecret: createSecretReader(kubeConfig),
-    discovery: createDiscoveryClient(kubeConfig),
-    log,
-    meter: telemetry.meter,
-    hostname: config.host,
-  });
-});
+const presenter = await startOrExit(log, telemetry, () =>
+  startPresenterProcess(telemetry.meter, {
+    prepareDatabase: (onReady) => prepareDatabase(config.db, { log, applicationName: `${service}-probe`, onReady }),
+    start: (metrics) => {
+      const kubeConfig = loadKubeConfig(config.kube);
+      return startPresenter({
+        settings: config,
+        databaseUrl: config.db.url,
+        readSecret: createSecretReader(kubeConfig),
+        discovery: createDiscoveryClient(kubeConfig),
+        log,
+        metrics,
+        hostname: config.host,
+        consolePage,
+      });
+    },
+  }),
+);
 
 stopOnSignals(log, telemetry, async () => {
   await presenter.stop();

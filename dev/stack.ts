@@ -153,6 +153,8 @@ try {
     const token = signDevToken({ key: jwtSignKey, username: user.username, groups: user.groups });
     say(`  # ${user.username} sees ${user.sees}`);
     say(`  curl -N -H 'Authorization: Bearer ${token}' ${presenterUrl}/notifications`);
+    // The token rides in the fragment: the browser never sends it to the server, the page reads it.
+    say(`  console: ${presenterUrl}/ui#token=${token}`);
   }
   say('Ctrl-C stops everything');
 } catch (err) {

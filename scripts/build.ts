@@ -5,11 +5,14 @@ import { parseArgs } from 'node:util';
 /** The repository root (this file lives in scripts/). */
 export const projectRoot = resolve(dirname(import.meta.path), '..');
 
-/** The executables `bun run build` produces, from their entry files. */
-export const executables = [
-  { name: 'events-ingester', entry: 'ingester.ts' },
-  { name: 'events-presenter', entry: 'presenter.ts' },
-] as const;
+/**
+ * The executable `bun run build` produces, from its entry file: one executable for every service
+ * (`events-stack ingester|presenter|migrate`), so the Bun runtime (≈ 100 MiB of it) is carried once.
+ */
+export const executables = [{ name: 'events-stack', entry: 'events-stack.ts' }] as const;
+
+/** The commands the executable takes (its first argument). */
+export const commands = ['ingester', 'presenter', 'migrate'] as const;
 
 /** Options of {@link buildExecutables}. */
 export interface BuildOptions {
@@ -22,10 +25,10 @@ export interface BuildOptions {
 }
 
 /**
- * Compiles each entry file into a standalone, minified executable (`bun build --compile`: the Bun
+ * Compiles the entry file into a standalone, minified executable (`bun build --compile`: the Bun
  * runtime plus the bundled code, no node_modules needed) and copies the migrations to
  * `<outDir>/drizzle`, where lib/storage/db.ts looks for them beside a compiled executable.
- * Returns the executables' paths.
+ * Returns the executable's path in a list.
  */
 export async function buildExecutables(options: BuildOptions = {}): Promise<string[]> {
   const outDir = resolve(projectRoot, options.outDir ?? 'dist');

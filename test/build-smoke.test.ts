@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { startSimulator, type RbacRule } from '../dev/simulator/index.ts';
 import { signDevToken } from '../dev/tokens.ts';
-import { executables } from '../scripts/build.ts';
+import { commands, executables } from '../scripts/build.ts';
 import { freePort, startExecutable, waitForAnswer } from './support/executable.ts';
 import { createTestDatabase } from './support/pg.ts';
 
@@ -76,8 +76,11 @@ function deployedIngesterRules(): RbacRule[] {
 
 const baseEnv = () => ({ HOME: runDir, TMPDIR: join(runDir, 'tmp'), PATH: '/usr/bin:/bin' });
 
-describe('compiled executables (bun run build)', () => {
-  test('are built from only the files the Containerfile copies, with the migrations beside them', () => {
+const executable = () => join(runDir, 'events-stack');
+
+describe('compiled executable (bun run build)', () => {
+  test('is one executable, built from only the files the Containerfile copies, with the migrations beside it', () => {
+    expect(executables.map((e) => e.name)).toEqual(['events-stack']);
     for (const { name } of executables) {
       const stats = statSync(join(runDir, name));
       expect(stats.isFile()).toBe(true);
@@ -98,8 +101,9 @@ describe('compiled executables (bun run build)', () => {
     writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
     chmodSync(kubeconfig, 0o600);
     const port = freePort();
-    await using ingester = startExecutable(join(runDir, 'events-ingester'), {
+    await using ingester = startExecutable(executable(), {
       cwd: runDir,
+      args: ['ingester'],
       env: {
         ...baseEnv(),
         DATABASE_URL: db.url,
@@ -152,13 +156,16 @@ describe('compiled executables (bun run build)', () => {
     await using sim = await startSimulator({ tls: true });
     await using otlp = startOtlpReceiver();
     const serviceAccount = 'system:serviceaccount:events-stack:events-presenter';
-    sim.setRbac(serviceAccount, [{ apiGroups: [''], verbs: ['get', 'list', 'watch'], resources: ['secrets'], namespaces: ['krateo-system'] }]);
+    // Exactly what deploy/ and the chart grant the presenter: get on Secrets in AUTHN_NS.
+    sim.setRbac(serviceAccount, [{ apiGroups: [''], verbs: ['get'], resources: ['secrets'], namespaces: ['krateo-system'] }]);
     const kubeconfig = join(runDir, 'presenter.kubeconfig');
     writeFileSync(kubeconfig, await sim.kubeconfigFor(serviceAccount));
     chmodSync(kubeconfig, 0o600);
     const port = freePort();
-    await using presenter = startExecutable(join(runDir, 'events-presenter'), {
+    const metricsPort = freePort();
+    await using presenter = startExecutable(executable(), {
       cwd: runDir,
+      args: ['presenter'],
       env: {
         ...baseEnv(),
         DATABASE_URL: db.url,
@@ -168,6 +175,7 @@ describe('compiled executables (bun run build)', () => {
         AUTHN_NS: 'krateo-system',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        PROMETHEUS_PORT: String(metricsPort),
       },
     });
     await waitForAnswer(`http://127.0.0.1:${port}/livez`, presenter, (status) => status === 200);
@@ -192,8 +200,49 @@ describe('compiled executables (bun run build)', () => {
     const secretReads = sim.requests().filter((r) => r.path === '/api/v1/namespaces/krateo-system/secrets/alice-clientconfig');
     expect(secretReads.map((r) => [r.method, r.username])).toContainEqual(['GET', serviceAccount]);
 
+    // The same metrics, scraped (PROMETHEUS_PORT) under Krateo's names and attributes.
+    const scraped = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).split('\n').filter((line) => line.startsWith('events_presenter_'));
+    expect(scraped).toContain('events_presenter_startup_success_total 1');
+    expect(scraped).toContain('events_presenter_db_connect_duration_seconds_count 1');
+    expect(scraped).toContain('events_presenter_http_events_resources_returned_total{method="GET"} 0');
+    expect(scraped).toContain('events_presenter_http_events_errors_total{route="/events",code="missing_token",method="GET",stage="authenticate",status_code="401"} 1');
+    expect(scraped).toContain('events_presenter_http_events_requests_total{route="/events",status="200",method="GET",status_code="200"} 1');
+
+    // The Events console is embedded: its page and hashed assets come out of the executable.
+    const page = await fetch(`http://127.0.0.1:${port}/ui`);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    const assetStatuses = await Promise.all(assets.map(async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).status));
+    expect({ page: page.status, assets: assetStatuses }).toEqual({ page: 200, assets: [200, 200] });
+
     expect(await presenter.stop('SIGTERM', 15_000)).toBe(0);
     expect(otlp.exports.length).toBeGreaterThan(0);
     expect(otlp.exports[0]).toBe('POST /v1/metrics application/x-protobuf');
+  });
+
+  test('migrate applies the migrations and exits 0, twice in a row', async () => {
+    await using db = await createTestDatabase();
+    for (const run of [1, 2]) {
+      await using migrate = startExecutable(executable(), { cwd: runDir, args: ['migrate'], env: { ...baseEnv(), DATABASE_URL: db.url } });
+      const code = await migrate.proc.exited;
+      expect({ run, code, output: code === 0 ? '' : migrate.output() }).toEqual({ run, code: 0, output: '' });
+    }
+    await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), {
+      [Symbol.asyncDispose]: async () => await sql.end(),
+    });
+    const [row] = await sql<{ table: string | null }[]>`select to_regclass('public.k8s_events')::text as table`;
+    expect(row).toEqual({ table: 'k8s_events' });
+  });
+
+  test('an unknown or missing command prints the usage and exits 2', async () => {
+    for (const args of [[], ['ingest'], ['presenter', 'extra']]) {
+      const run = Bun.spawnSync([executable(), ...args], { cwd: runDir, env: baseEnv(), stdout: 'pipe', stderr: 'pipe' });
+      expect({ args, code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() }).toEqual({
+        args,
+        code: 2,
+        stdout: '',
+        stderr: 'usage: events-stack ingester|presenter|migrate\n',
+      });
+    }
+    expect(commands).toEqual(['ingester', 'presenter', 'migrate']);
   });
 });

@@ -99,6 +99,9 @@ describe('bun run dev', () => {
         expect(await Promise.all(outside.map((address) => portIsFree(ports.presenter, address)))).toEqual(outside.map(() => true));
         expect(tokens.map((t) => signedWith(t.token, formerlyPublishedKey))).toEqual([false, false]);
         expect(readFileSync(join(dataDir, 'jwt-sign-key'), 'utf8').trim().length).toBeGreaterThanOrEqual(32);
+        const consoleLinks = [...stack.output.matchAll(/console: (\S+)#token=(\S+)/g)].map((m) => ({ token: m[2]!, url: m[1]! }));
+        expect(consoleLinks).toEqual(tokens.map((t) => ({ token: t.token, url: `http://127.0.0.1:${ports.presenter}/ui` })));
+        expect((await fetch(consoleLinks[0]!.url)).status).toBe(200);
 
         await using aliceStream = await openSse(alice!.url, { authorization: `Bearer ${alice!.token}` });
         await using adminStream = await openSse(admin!.url, { authorization: `Bearer ${admin!.token}` });

@@ -35,7 +35,9 @@ describe('OpenAPI document', () => {
     const app = createPresenterApp(buildAppDeps());
     const doc = await documentOf(app);
     const routes = app.routes.filter((r) => !(r.hooks.detail as { hide?: boolean } | undefined)?.hide);
-    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /livez', 'GET /readyz', 'GET /notifications', 'GET /events', 'POST /events']);
+    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /livez', 'GET /readyz', 'GET /notifications', 'GET /events', 'POST /events', 'GET /events/histogram', 'GET /events/facets',
+    ]);
     for (const route of routes) {
       const operation = doc.paths[route.path]?.[route.method.toLowerCase()];
       const declared = [...keysOf(route.hooks.query).map((n) => `query ${n}`), ...keysOf(route.hooks.headers).map((n) => `header ${n}`)];
@@ -52,9 +54,12 @@ describe('OpenAPI document', () => {
     const doc = await documentOf(createPresenterApp(buildAppDeps()));
     const names = (op: Operation | undefined) => (op?.parameters ?? []).map((p) => p.name).toSorted();
     const filters = Object.keys(equalityFilters);
-    const history = [...filters, 'labels', 'since', 'until', 'limit', 'cursor'].toSorted();
+    const history = [...filters, 'labels', 'since', 'until', 'q', 'limit', 'cursor'].toSorted();
+    const aggregate = [...filters, 'labels', 'since', 'until', 'q'];
     expect(names(doc.paths['/events']?.get)).toEqual(history);
     expect(Object.keys(doc.paths['/events']?.post?.requestBody?.content['application/json']?.schema.properties ?? {}).toSorted()).toEqual(history);
+    expect(names(doc.paths['/events/histogram']?.get)).toEqual([...aggregate, 'bucket'].toSorted());
+    expect(names(doc.paths['/events/facets']?.get)).toEqual([...aggregate, 'top'].toSorted());
     expect(names(doc.paths['/notifications']?.get)).toEqual([...filters, 'lastEventId', 'last_event_id', 'token', 'access_token', 'last-event-id'].toSorted());
   });
 
@@ -66,7 +71,7 @@ describe('OpenAPI document', () => {
     expect({ status: spec.status, openapi: doc.openapi.startsWith('3.1'), paths: Object.keys(doc.paths) }).toEqual({
       status: 200,
       openapi: true,
-      paths: ['/livez', '/readyz', '/notifications', '/events'],
+      paths: ['/livez', '/readyz', '/notifications', '/events', '/events/histogram', '/events/facets'],
     });
     expect({ status: ui.status, type: ui.headers.get('content-type') }).toEqual({ status: 200, type: 'text/html; charset=utf8' });
   });

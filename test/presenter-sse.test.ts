@@ -12,7 +12,12 @@ describe('GET /notifications', () => {
   test('starts with a retry hint carrying the live start id, then sends exact event frames', async () => {
     await using h = await startPresenterHarness();
     const token = await h.addUser('alice', listEventsIn(['team-a']));
+    // The hub reads a committed row on its NOTIFY, a moment later: a stream opened before the row
+    // shows when the hub has read it, and only then is the row the live start of a new stream.
+    await using watcher = await openSse(`${h.url}/notifications`, bearer(token));
+    await watcher.next();
     const [firstSeq] = await h.insert(buildRecord({ namespace: 'team-a' }));
+    expect((await watcher.next()).id).toBe(String(firstSeq));
     await using stream = await openSse(`${h.url}/notifications`, bearer(token));
     expect(stream.response.status).toBe(200);
     expect(stream.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');

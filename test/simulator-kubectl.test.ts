@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startSimulator } from '../dev/simulator/index.ts';
 import type { Simulator } from '../dev/simulator/index.ts';
 
-// SPEC §8: the simulator is checked against a real client. kubectl runs with an empty HOME so
+// The simulator is checked against a real client. kubectl runs with an empty HOME so
 // no developer config leaks in, and with KUBECONFIG pointing at a file from kubeconfigFor.
 
 const kubectl = Bun.which('kubectl');

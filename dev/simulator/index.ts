@@ -1,5 +1,5 @@
 /**
- * Kubernetes API simulator for tests and the local demo cluster (SPEC §8).
+ * Kubernetes API simulator for tests and the local demo cluster.
  *
  * A real HTTPS (or plain HTTP) server on 127.0.0.1 that speaks the subset of the API the
  * stack uses: discovery, core/v1 Events list/watch with resourceVersions, paging, bookmarks,

@@ -26,7 +26,7 @@ export type ResolutionSource = 'own_uid' | 'event_label' | 'cache_hit' | 'lookup
 /** Observer for metrics. */
 export interface CompositionObserver {
   onResolved?(source: ResolutionSource): void;
-  onLookup?(outcome: LabelLookup['status'] | 'error'): void;
+  onLookup?(outcome: LabelLookup['status'] | 'error', durationMs: number): void;
 }
 
 /** Resolves an Event's composition id: synchronously when it can, otherwise by a background lookup. */
@@ -57,7 +57,7 @@ function groupEndsWith(apiVersion: string | undefined, suffix: string): boolean 
 }
 
 /**
- * Creates the resolver (SPEC §5.3): a `*.composition.krateo.io` involved object gives its own
+ * Creates the resolver: a `*.composition.krateo.io` involved object gives its own
  * UID; else the Event's own `krateo.io/composition-id` label; else the involved object's label,
  * found by `lookup`. Lookup results (found or not, forbidden, unknown kind) are cached per object
  * for `ttlMs`, failures for `failureTtlMs`; at most `concurrency` lookups run at once and callers
@@ -108,14 +108,15 @@ export function createCompositionResolver(options: {
 
   const lookUp = async (key: string, ref: ObjectRef, lookup: (ref: ObjectRef) => Promise<LabelLookup>) => {
     await acquire();
+    const started = performance.now();
     try {
       const result = await lookup(ref);
-      options.observer?.onLookup?.(result.status);
+      options.observer?.onLookup?.(result.status, performance.now() - started);
       const value = result.status === 'found' ? validate(result.labels[compositionLabel], 'involved_object_label', ref) : null;
       remember(key, value, options.ttlMs);
       return value;
     } catch (err) {
-      options.observer?.onLookup?.('error');
+      options.observer?.onLookup?.('error', performance.now() - started);
       options.log.warn('composition lookup failed, stored as null', { kind: ref.kind, namespace: ref.namespace, name: ref.name, ...errorFields(err) });
       remember(key, null, failureTtlMs);
       return null;

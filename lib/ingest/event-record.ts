@@ -191,7 +191,7 @@ export function formatResourceKind(apiVersion: string | undefined, kind: string 
 }
 
 /**
- * Maps one Event version to its `k8s_events` row (SPEC §4). Accepts core/v1 events (legacy
+ * Maps one Event version to its `k8s_events` row. Accepts core/v1 events (legacy
  * `count`/`firstTimestamp`/`lastTimestamp` and new-style `eventTime`/`series`) and
  * events.k8s.io/v1 fields (`regarding`, `note`, `deprecated*`). `created_at` is the version's
  * last-seen time; with no usable timestamp at all it is `nowIso` (a function is called only then;

@@ -132,9 +132,10 @@ function createIngestChain(
   context: { sql: Sql; clusterName: string; progress: WatchProgress; isLeader: () => boolean },
 ) {
   const { config, http, log } = deps;
-  const gauges = { bufferedRows: () => 0, pendingLookups: () => 0 };
+  const gauges = { bufferedRows: () => 0, waitingRows: () => 0, pendingLookups: () => 0 };
   const metrics = createIngesterMetrics(deps.meter, {
     queueDepth: () => gauges.bufferedRows(),
+    waitingRows: () => gauges.waitingRows(),
     pendingLookups: () => gauges.pendingLookups(),
     isLeader: context.isLeader,
   });
@@ -175,9 +176,12 @@ function createIngestChain(
     maxPendingRows: config.bufferMaxRows,
     log,
     onReceived: metrics.received,
+    onDispatched: metrics.dispatched,
+    onBuildFailed: metrics.buildFailed,
     onDropped: metrics.dropped,
     onQueued: (record, ticket) => context.progress.attach(record, ticket),
   });
+  gauges.waitingRows = () => pipeline.pendingRows;
   const statusFields = () => ({ buffered_rows: writer.bufferedRows, pending_lookups: resolver.pendingLookups });
   return { writer, pipeline, metrics, statusFields };
 }

@@ -30,6 +30,9 @@ export function createIngestPipeline(options: {
   maxPendingRows: number;
   log: Logger;
   onReceived?(source: 'list' | 'watch'): void;
+  /** An event handed to the record builder, and one it could not turn into a row (also dropped). */
+  onDispatched?(): void;
+  onBuildFailed?(reason: DropReason): void;
   onDropped?(reason: DropReason, count: number): void;
   /** Called with each row before it is queued, with the ticket to complete once it is committed. */
   onQueued?(record: EventRecord, ticket: CheckpointTicket): void;
@@ -60,8 +63,10 @@ export function createIngestPipeline(options: {
   };
 
   const enqueue = (event: KubeEvent, compositionId: string | null, ticket: CheckpointTicket | undefined): Promise<void> | undefined => {
+    options.onDispatched?.();
     const built = buildEventRecord(event, { clusterName: options.clusterName, compositionId, nowIso });
     if (!built.ok) {
+      options.onBuildFailed?.(built.reason);
       drop(built.reason, event);
       ticket?.complete();
       return undefined;

@@ -1,7 +1,7 @@
 import type { KubeHttp } from './client.ts';
 
 /**
- * The cluster name stored with every row and prefixed to `global_uid` (SPEC §5.7): `configured`
+ * The cluster name stored with every row and prefixed to `global_uid`: `configured`
  * (CLUSTER_NAME) if set; else the kubeconfig's cluster name; else (in-cluster) `cluster-` plus the
  * first 8 characters of the `kube-system` namespace UID, which is stable for the cluster's
  * lifetime; else the API server's host name.

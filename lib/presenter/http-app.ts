@@ -21,6 +21,8 @@ import {
   probeBody,
 } from './openapi.ts';
 import { corsHeaders, preflightResponse } from './cors.ts';
+import { createConsoleRoutes } from './console-routes.ts';
+import type { HTMLBundle } from 'bun';
 import type { SseHub } from './sse/hub.ts';
 import type { CredentialStore, UserCredentials } from './access/user-credentials.ts';
 
@@ -46,6 +48,8 @@ export interface PresenterAppDeps {
   isReady: () => Promise<boolean>;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string>) =>
@@ -88,31 +92,33 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     return { identity, creds: await deps.credentials.get(identity.username) };
   };
 
-  const fail = (err: unknown, route: string, cors: Record<string, string>): Response => {
+  // Attributes: ours (route, code) and those Krateo's dashboards group by (method, stage, status_code).
+  const fail = (err: unknown, route: string, method: string, cors: Record<string, string>): Response => {
+    const counted = (status: number, stage: string, code: string) => {
+      metrics.httpErrors.add(1, { route, code, method, stage, status_code: status });
+      return status;
+    };
     if (err instanceof AuthError) {
       metrics.authFailures.add(1, { reason: err.code });
-      metrics.httpErrors.add(1, { route, code: err.code });
-      return json(401, { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
-    }
-    if (err instanceof LimitError) {
-      metrics.httpErrors.add(1, { route, code: err.code });
-      return json(err.status, { code: err.code, message: err.message }, { ...cors, 'retry-after': String(err.retryAfterSeconds) });
+      return json(counted(401, 'authenticate', err.code), { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
     }
     if ((err as { code?: unknown }).code === queryCanceled) {
-      return fail(new LimitError('query_timeout', 'the history query took too long; narrow the filters (namespace, since) or retry later', 503, 5), route, cors);
+      err = new LimitError('query_timeout', 'the history query took too long; narrow the filters (namespace, since) or retry later', 503, 5);
+    }
+    if (err instanceof LimitError) {
+      const headers = { ...cors, 'retry-after': String(err.retryAfterSeconds) };
+      return json(counted(err.status, err.code === 'query_timeout' ? 'query' : 'admit', err.code), { code: err.code, message: err.message }, headers);
     }
     if (err instanceof InputError) {
-      metrics.httpErrors.add(1, { route, code: err.code });
-      return json(err.code === 'body_too_large' ? 413 : 400, { code: err.code, message: err.message }, cors);
+      return json(counted(err.code === 'body_too_large' ? 413 : 400, 'validate', err.code), { code: err.code, message: err.message }, cors);
     }
     log.error('request failed', { route, ...errorFields(err) });
-    metrics.httpErrors.add(1, { route, code: 'internal' });
-    return json(500, { code: 'internal', message: 'internal error' }, cors);
+    return json(counted(500, 'query', 'internal'), { code: 'internal', message: 'internal error' }, cors);
   };
 
-  const observe = (route: string, started: number, status: number) => {
-    metrics.httpRequests.add(1, { route, status });
-    metrics.httpDuration.record((performance.now() - started) / 1000, { route });
+  const observe = (route: string, method: string, started: number, status: number) => {
+    metrics.httpRequests.add(1, { route, status, method, status_code: status });
+    metrics.httpDuration.record((performance.now() - started) / 1000, { route, method, status_code: status });
   };
 
   const inFlight = createPerKeyLimit(deps.eventsMaxConcurrentPerUser);
@@ -131,13 +137,15 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       const wanted = parsed.filters.equal.namespace;
       const candidates = wanted ? wanted.filter(Set.prototype.has, new Set(stored)) : stored;
       const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
-      response = json(200, await queryEvents(deps.sql, parsed, scope), cors);
+      const page = await queryEvents(deps.sql, parsed, scope);
+      metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
+      response = json(200, page, cors);
     } catch (err) {
-      response = fail(err, '/events', cors);
+      response = fail(err, '/events', request.method, cors);
     } finally {
       release?.();
     }
-    observe('/events', started, response.status);
+    observe('/events', request.method, started, response.status);
     return response;
   };
 
@@ -184,11 +192,11 @@ export function createPresenterApp(deps: PresenterAppDeps) {
           expiresAtMs: identity.expiresAtMs,
         });
         log.info('stream opened', { user: identity.username, stream: stream.id, resume: resumeAfterSeq !== undefined });
-        observe('/notifications', started, 200);
+        observe('/notifications', request.method, started, 200);
         return stream.response;
       } catch (err) {
-        const response = fail(err, '/notifications', cors);
-        observe('/notifications', started, response.status);
+        const response = fail(err, '/notifications', request.method, cors);
+        observe('/notifications', request.method, started, response.status);
         return response;
       }
     }, {
@@ -206,6 +214,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);

@@ -23,7 +23,7 @@ export async function startListener(options: {
   metrics: PresenterMetrics;
 }): Promise<Listener> {
   let subscriptions = 0;
-  const { unlisten } = await options.sql.listen(
+  const subscription = options.sql.listen(
     options.channel,
     () => {
       options.metrics.listenerNotifications.add(1);
@@ -32,12 +32,16 @@ export async function startListener(options: {
     () => {
       subscriptions++;
       if (subscriptions > 1) {
-        options.metrics.listenerReconnects.add(1);
+        options.metrics.listenerDisconnects.add(1);
         options.log.info('listen resubscribed', { channel: options.channel });
       }
       options.onWake();
     },
   );
+  const { unlisten } = await subscription.catch((err: unknown) => {
+    options.metrics.listenerConnectFailure.add(1);
+    throw err;
+  });
   return {
     get subscribed() {
       return subscriptions > 0;

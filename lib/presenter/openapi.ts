@@ -30,6 +30,7 @@ const historyProperties = {
   labels: repeatable('Label selector `key=value` pairs, all must match (e.g. `krateo.io/composition-id=<uid>`)'),
   since: text('RFC 3339 time, or a duration like `1h` (that long ago)'),
   until: text('RFC 3339 time or duration; exclusive'),
+  q: text('Free-text search: case-insensitive substring of message, reason or object name. Scans at most 7 days: `since` defaults to 7 days before `until`; a longer window is a 400'),
   limit: text('Page size: an integer from 1 to EVENTS_MAX_LIMIT (default 1000); default 50'),
   cursor: text('The `cursor` of the previous page (opaque)'),
 };
@@ -83,6 +84,42 @@ export const eventsPage = t.Object({
   resources: t.Array(t.Object({ ...payloadProperties, raw: t.String({ description: 'The stored Kubernetes Event as JSON text' }) })),
   cursor: t.Optional(t.String({ description: 'Absent on the last page' })),
 });
+
+const aggregateProperties = {
+  ...filterProperties,
+  labels: historyProperties.labels,
+  since: text('Window start: RFC 3339 time or a duration like `1h` (that long ago); default 24 hours before `until`'),
+  until: text('Window end (exclusive): RFC 3339 time or duration; default now. The window is at most 31 days'),
+  q: historyProperties.q,
+};
+
+/** Query parameters of `GET /events/histogram`. */
+export const histogramQuery = t.Object({
+  ...aggregateProperties,
+  bucket: text('Required. Bucket size: a duration of whole seconds, at least `1s` (e.g. `1m`, `1h`); at most 1500 buckets per window'),
+});
+
+/** Query parameters of `GET /events/facets`. */
+export const facetsQuery = t.Object({ ...aggregateProperties, top: text('Values per facet, 1 to 50; default 10') });
+
+const count = t.Integer({ minimum: 0 });
+
+/** A `/events/histogram` answer. */
+export const histogramBody = t.Object({
+  bucket: t.String(),
+  since: t.String({ format: 'date-time' }),
+  until: t.String({ format: 'date-time' }),
+  total: t.Integer({ minimum: 0, description: 'Sum of all buckets: the number of events `/events` lists for the same filters and window' }),
+  buckets: t.Array(
+    t.Object({ start: t.String({ format: 'date-time' }), normal: count, warning: count, other: count }),
+    { description: 'Every bucket of the window, oldest first, aligned to multiples of the bucket size since the Unix epoch' },
+  ),
+});
+
+const facetValues = t.Array(t.Object({ value: t.String(), count }), { description: 'Most frequent first' });
+
+/** A `/events/facets` answer. */
+export const facetsBody = t.Object({ reasons: facetValues, namespaces: facetValues, kinds: facetValues });
 
 /** `/livez` and `/readyz` answers. */
 export const probeBody = t.Object({ status: t.String() });

@@ -1,4 +1,5 @@
 import type { Meter } from '@opentelemetry/api';
+import type { HTMLBundle } from 'bun';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
 import { createSql, type Sql } from '../storage/db.ts';
@@ -74,13 +75,14 @@ function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'event
   };
 }
 
-/** What `startPresenter` takes. */
-export interface StartOptions {
+/** What {@link startPresenter} takes. */
+export interface StartPresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
+  metrics?: PresenterMetrics; // created by startPresenterProcess; else on `meter`
   accessCheck?: AccessCheck;
   /** API discovery for strict mode's kind → resource mapping (the presenter's own identity). */
   discovery?: DiscoveryClient;
@@ -88,10 +90,12 @@ export interface StartOptions {
   namespaceRefreshMs?: number;
   /** Bun's idle cut-off for connections, in seconds (Bun's default when omitted; tests shorten it). */
   idleTimeoutSeconds?: number;
+  /** The Events console page (Bun's HTML import), served at `/ui`. */
+  consolePage?: HTMLBundle;
 }
 
 /** Token verification, the user's credentials and authorisation decisions, and what users may see. */
-async function createAccess(options: StartOptions, settings: PresenterSettings & typeof defaultLimits, sql: Sql, metrics: PresenterMetrics) {
+async function createAccess(options: StartPresenterOptions, settings: PresenterSettings & typeof defaultLimits, sql: Sql, metrics: PresenterMetrics) {
   const { log } = options;
   const tokens = await createTokenVerifier({
     signKey: settings.jwtSignKey,
@@ -127,10 +131,10 @@ async function createAccess(options: StartOptions, settings: PresenterSettings &
  * job. Strict mode (`authzStrict`) needs `discovery` and throws at start without it; a token key
  * that cannot be used throws too.
  */
-export async function startPresenter(options: StartOptions): Promise<RunningPresenter> {
+export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { log } = options;
   const settings = { ...defaultLimits, ...options.settings };
-  const metrics = createPresenterMetrics(options.meter);
+  const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   const { sql, historySql } = createPools(options.databaseUrl, settings);
   const { tokens, authorizer, credentials, catalog, visibility } = await createAccess(options, settings, sql, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
@@ -148,6 +152,7 @@ export async function startPresenter(options: StartOptions): Promise<RunningPres
     catalog,
     log,
     metrics,
+    consolePage: options.consolePage,
     isReady: async () => {
       if (stopping || !listener.subscribed) return false;
       await sql`select 1`;

@@ -61,6 +61,7 @@ export const ingesterSettings: Setting[] = [
   { name: 'DEBUG', default: 'false', description: 'Enable debug logging' },
   { name: 'OTEL_ENABLED', default: 'false', description: 'Enable OpenTelemetry metrics export' },
   { name: 'OTEL_EXPORT_INTERVAL', default: '50s', description: 'OpenTelemetry metric export interval' },
+  { name: 'PROMETHEUS_PORT', default: '—', description: 'When set, metrics are also served for scraping at `GET /metrics` on this port (Prometheus text format)' },
 ];
 
 /** Every setting the presenter reads, with its default. */
@@ -93,6 +94,7 @@ export const presenterSettings: Setting[] = [
   { name: 'SHUTDOWN_TIMEOUT', default: '10s', description: 'Longest graceful drain on SIGTERM/SIGINT' },
   { name: 'OTEL_ENABLED', default: 'true', description: 'Enable OpenTelemetry metrics' },
   { name: 'OTEL_EXPORT_INTERVAL', default: '30s', description: 'Metrics export interval' },
+  { name: 'PROMETHEUS_PORT', default: '—', description: 'When set, metrics are also served for scraping at `GET /metrics` on this port (Prometheus text format)' },
 ];
 
 /** Where and how to reach PostgreSQL. `url` carries the password: never log it, log `safeUrl`. */
@@ -228,6 +230,11 @@ function readKube(r: EnvReader): KubeSource {
   return existsSync(home) ? { kubeconfigPath: home, inCluster: false } : { inCluster: false };
 }
 
+// A port that is off when unset (0 is refused: a scrape target needs a fixed port).
+function readOptionalPort(r: EnvReader, name: string): number | undefined {
+  return r.raw(name) === undefined ? undefined : r.integer(name, 0, 1, 65535);
+}
+
 /** Ingester settings, fully parsed. */
 export interface IngesterConfig {
   port: number;
@@ -250,6 +257,8 @@ export interface IngesterConfig {
   debug: boolean;
   otelEnabled: boolean;
   otelExportIntervalMs: number;
+  /** Port of the Prometheus scrape endpoint; undefined: none. */
+  prometheusPort?: number;
 }
 
 /** Parses the ingester's settings; throws ConfigError naming every malformed variable. */
@@ -276,6 +285,7 @@ export function loadIngesterConfig(env: Env): IngesterConfig {
     debug: r.boolean('DEBUG', false),
     otelEnabled: r.boolean('OTEL_ENABLED', false),
     otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '50s', 1, maxTimerMs),
+    prometheusPort: readOptionalPort(r, 'PROMETHEUS_PORT'),
   };
   if (config.batchMaxRows > config.bufferMaxRows) {
     r.problems.push('BUFFER_MAX_ROWS must be at least BATCH_MAX_ROWS');
@@ -316,6 +326,8 @@ export interface PresenterConfig {
   shutdownTimeoutMs: number;
   otelEnabled: boolean;
   otelExportIntervalMs: number;
+  /** Port of the Prometheus scrape endpoint; undefined: none. */
+  prometheusPort?: number;
 }
 
 /** Parses the presenter's settings; throws ConfigError naming every malformed variable. */
@@ -348,6 +360,7 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),
     otelEnabled: r.boolean('OTEL_ENABLED', true),
     otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1, maxTimerMs),
+    prometheusPort: readOptionalPort(r, 'PROMETHEUS_PORT'),
   };
   r.throwIfInvalid();
   return config;

@@ -1,5 +1,6 @@
 import { metrics as otelMetrics, type Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { errorFields, type Logger } from './log.ts';
@@ -14,8 +15,9 @@ export interface Telemetry {
 /**
  * Creates the service's meter. When `enabled`, metrics are exported as OTLP/protobuf over HTTP every
  * `exportIntervalMs` (endpoint and headers from the standard `OTEL_EXPORTER_OTLP_*` variables, which
- * the exporter reads itself). When disabled, the meter records nothing. `reader` replaces the OTLP
- * exporter (tests pass an in-memory reader).
+ * the exporter reads itself). With `prometheusPort`, the same metrics are also served for scraping
+ * at `GET /metrics` on that port (a second reader; either works without the other). With neither,
+ * the meter records nothing. `reader` replaces the OTLP exporter (tests pass an in-memory reader).
  */
 export function createTelemetry(options: {
   serviceName: string;
@@ -25,22 +27,35 @@ export function createTelemetry(options: {
   reader?: IMetricReader;
   /** Full OTLP metrics URL (`…/v1/metrics`); by default the exporter reads `OTEL_EXPORTER_OTLP_*`. */
   url?: string;
+  /** Serve `GET /metrics` (Prometheus text format) on this port, on every interface. */
+  prometheusPort?: number;
 }): Telemetry {
-  if (!options.enabled && !options.reader) {
+  const readers: IMetricReader[] = [];
+  if (options.reader) readers.push(options.reader);
+  else if (options.enabled) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(options.url ? { url: options.url } : {}),
+        exportIntervalMillis: options.exportIntervalMs,
+        exportTimeoutMillis: Math.min(options.exportIntervalMs, 10_000),
+      }),
+    );
+  }
+  if (options.prometheusPort !== undefined) {
+    readers.push(new PrometheusExporter({ host: '0.0.0.0', port: options.prometheusPort, endpoint: '/metrics', withoutScopeInfo: true }));
+  }
+  if (readers.length === 0) {
     return { meter: otelMetrics.getMeterProvider().getMeter(options.serviceName), shutdown: async () => {} };
   }
-  const reader =
-    options.reader ??
-    new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(options.url ? { url: options.url } : {}),
-      exportIntervalMillis: options.exportIntervalMs,
-      exportTimeoutMillis: Math.min(options.exportIntervalMs, 10_000),
-    });
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
-    readers: [reader],
+    readers,
   });
-  options.log.info('metrics enabled', { export_interval_ms: options.exportIntervalMs });
+  options.log.info('metrics enabled', {
+    otlp: options.enabled || options.reader !== undefined,
+    export_interval_ms: options.exportIntervalMs,
+    prometheus_port: options.prometheusPort ?? null,
+  });
   return {
     meter: provider.getMeter(options.serviceName),
     shutdown: async (timeoutMs = 3000) => {

@@ -124,16 +124,18 @@ const migrationLockKey = 'events-stack-migrations';
 
 /**
  * Waits (with a one-connection probe pool) until the database answers, for at most
- * `readyTimeoutMs`, then applies the migrations when `migrateOnStart` is set. Throws when the
- * database never answered or a migration failed.
+ * `readyTimeoutMs` (telling `onReady` how long that took), then applies the migrations when
+ * `migrateOnStart` is set. Throws when the database never answered or a migration failed.
  */
 export async function prepareDatabase(
   db: { url: string; readyTimeoutMs: number; migrateOnStart: boolean },
-  options: { log: Logger; applicationName: string },
+  options: { log: Logger; applicationName: string; onReady?: (waitedMs: number) => void },
 ): Promise<void> {
   const probe = createSql(db.url, { max: 1, applicationName: options.applicationName, fetchTypes: false });
+  const started = performance.now();
   try {
     await waitForDb(probe, { timeoutMs: db.readyTimeoutMs, log: options.log });
+    options.onReady?.(performance.now() - started);
   } finally {
     await probe.end({ timeout: 1 });
   }

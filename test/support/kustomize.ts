@@ -1,3 +1,5 @@
+import { kubectlBinary } from './layer-tools.ts';
+
 /** A Kubernetes object as rendered by kustomize (only the fields the tests read are typed). */
 export interface K8sObject {
   apiVersion: string;
@@ -6,13 +8,12 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
-/** The kubectl binary, or undefined when it is not installed. */
-export const kubectlPath: string | undefined = Bun.which('kubectl') ?? undefined;
-
-/** Renders a kustomization directory with `kubectl kustomize` (offline) into its objects. */
+/**
+ * Renders a kustomization directory with `kubectl kustomize` (offline) into its objects. kubectl is
+ * the project's pinned one (see layer-tools.ts), so the rendering never depends on the machine.
+ */
 export async function renderKustomization(dir: string): Promise<K8sObject[]> {
-  if (!kubectlPath) throw new Error('kubectl is not installed');
-  const proc = Bun.spawn([kubectlPath, 'kustomize', dir], { stdout: 'pipe', stderr: 'pipe' });
+  const proc = Bun.spawn([kubectlBinary(), 'kustomize', dir], { stdout: 'pipe', stderr: 'pipe' });
   const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`kubectl kustomize ${dir} failed (exit ${code}): ${stderr}`);
   const parsed: unknown = Bun.YAML.parse(stdout);

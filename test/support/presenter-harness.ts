@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../../lib/runtime/log.ts';
 import { startPresenter, type PresenterSettings, type RunningPresenter } from '../../lib/presenter/presenter.ts';
 import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
+import consolePage from '../../console/index.html';
 
 export const signKey = 'test-sign-key-0123456789abcdefghijklmnop';
 export const authnNamespace = 'krateo-system';
@@ -84,6 +85,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     namespaceRefreshMs: options.namespaceRefreshMs ?? 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
+    consolePage,
   });
   const sql = createSql(db.url, { max: 2 });
   return {

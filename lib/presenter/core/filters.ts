@@ -36,7 +36,14 @@ export interface EventFilters {
   labels?: Record<string, string>;
   sinceMs?: number;
   untilMs?: number;
+  /** Free-text search (`q`): case-insensitive substring of message, reason or object name. */
+  text?: string;
 }
+
+/** Longest window a free-text search (`q`) scans, and its default when `since` is absent. */
+export const searchMaxWindowMs = 7 * 86_400_000;
+/** Longest `q` accepted. */
+export const searchMaxLength = 200;
 
 /** Most values one filter parameter may list. */
 export const maxValuesPerFilter = 200;
@@ -99,6 +106,7 @@ export function parseFilters(input: FilterInput, options: { nowMs?: number; hist
   if (since.length > 1 || until.length > 1) throw new InputError('invalid_parameter', 'since and until take one value');
   if (since[0] !== undefined) filters.sinceMs = parseTime('since', since[0], nowMs);
   if (until[0] !== undefined) filters.untilMs = parseTime('until', until[0], nowMs);
+  parseSearch(input, filters, nowMs);
   const labels = listParam(input, 'labels');
   if (labels.length > 0) {
     filters.labels = {};
@@ -112,6 +120,28 @@ export function parseFilters(input: FilterInput, options: { nowMs?: number; hist
     }
   }
   return filters;
+}
+
+/**
+ * Reads `q` (one value, commas kept) into `filters.text`. A search scans every row of its window, so
+ * the window is bounded: `since` defaults to 7 days before `until` (or now), and a longer one is refused.
+ */
+function parseSearch(input: FilterInput, filters: EventFilters, nowMs: number): void {
+  const value = input.q;
+  if (value === undefined || value === null) return;
+  const values = Array.isArray(value) ? value : [value];
+  if (values.length !== 1) throw new InputError('invalid_parameter', 'q takes one value');
+  const text = String(values[0]).trim();
+  if (text === '') return;
+  if (text.length > searchMaxLength || text.includes('\u0000')) {
+    throw new InputError('invalid_parameter', `q must be at most ${searchMaxLength} characters without NUL`);
+  }
+  const untilMs = filters.untilMs ?? nowMs;
+  filters.sinceMs ??= untilMs - searchMaxWindowMs;
+  if (untilMs - filters.sinceMs > searchMaxWindowMs) {
+    throw new InputError('invalid_parameter', 'q searches a window of at most 7 days: set since (and until) closer together');
+  }
+  filters.text = text;
 }
 
 /** Whether a row passes the equality filters (live delivery; same meaning as `filtersToSql`). */
@@ -137,6 +167,11 @@ export function filtersToSql(sql: Sql, filters: EventFilters): postgres.PendingQ
   if (filters.labels) parts.push(sql`labels @> ${JSON.stringify(filters.labels)}::jsonb`);
   if (filters.sinceMs !== undefined) parts.push(sql`created_at >= ${new Date(filters.sinceMs)}`);
   if (filters.untilMs !== undefined) parts.push(sql`created_at < ${new Date(filters.untilMs)}`);
+  if (filters.text !== undefined) {
+    // A substring, not a pattern: the LIKE wildcards and the escape character are matched literally.
+    const pattern = `%${filters.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    parts.push(sql`(message ilike ${pattern} or reason ilike ${pattern} or resource_name ilike ${pattern})`);
+  }
   return andAll(sql, parts);
 }
 

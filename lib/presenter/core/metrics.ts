@@ -1,7 +1,14 @@
 import { createNoopMeter, type Counter, type Histogram, type Meter, type UpDownCounter } from '@opentelemetry/api';
 
-/** Every presenter instrument (names documented in docs/metrics-presenter.md). */
+/**
+ * Every presenter instrument (docs/metrics-presenter.md). Names, and the attributes Krateo's
+ * dashboards group by, are those of Krateo's Go events-presenter where the concept is the same;
+ * the others are this service's own.
+ */
 export interface PresenterMetrics {
+  startupSuccess: Counter;
+  startupFailure: Counter;
+  dbConnectDuration: Histogram;
   sseClientsActive: UpDownCounter;
   sseClientsConnected: Counter;
   sseClientsDisconnected: Counter;
@@ -11,9 +18,14 @@ export interface PresenterMetrics {
   sseDeliveryDelay: Histogram;
   httpRequests: Counter;
   httpDuration: Histogram;
+  httpResourcesReturned: Counter;
   httpErrors: Counter;
   listenerNotifications: Counter;
-  listenerReconnects: Counter;
+  listenerJobsEnqueued: Counter;
+  listenerLoadLatestDuration: Histogram;
+  listenerLoadLatestFailure: Counter;
+  listenerConnectFailure: Counter;
+  listenerDisconnects: Counter;
   authFailures: Counter;
   authzCacheHits: Counter;
   authzCacheMisses: Counter;
@@ -21,28 +33,38 @@ export interface PresenterMetrics {
 }
 
 const secondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const waitBuckets = [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /** Creates the presenter's instruments on `meter` (the no-op meter when omitted: tests, benchmarks). */
 export function createPresenterMetrics(meter: Meter = createNoopMeter()): PresenterMetrics {
   const p = 'events_presenter';
-  const seconds = (name: string, description: string) =>
-    meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: secondsBuckets } });
+  const seconds = (name: string, description: string, buckets = secondsBuckets) =>
+    meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: buckets } });
+  const counter = (name: string, unit: string, description: string) => meter.createCounter(`${p}.${name}`, { description, unit });
   return {
+    startupSuccess: counter('startup.success', '{start}', 'Starts that completed (database ready, listening)'),
+    startupFailure: counter('startup.failure', '{start}', 'Starts that failed'),
+    dbConnectDuration: seconds(`${p}.db.connect.duration_seconds`, 'Time spent waiting for PostgreSQL to answer at start', waitBuckets),
     sseClientsActive: meter.createUpDownCounter(`${p}.sse.clients.active`, { description: 'Open SSE streams', unit: '{client}' }),
-    sseClientsConnected: meter.createCounter(`${p}.sse.clients.connected`, { description: 'SSE streams opened', unit: '{client}' }),
-    sseClientsDisconnected: meter.createCounter(`${p}.sse.clients.disconnected`, { description: 'SSE streams closed, by reason', unit: '{client}' }),
-    sseEventsBroadcast: meter.createCounter(`${p}.sse.events.broadcast`, { description: 'Event frames written to SSE streams (one per client)', unit: '{event}' }),
-    sseEventsDropped: meter.createCounter(`${p}.sse.events.dropped`, { description: 'Event frames not written because a stream overflowed (the client was told to resume)', unit: '{event}' }),
-    sseEventsReplayed: meter.createCounter(`${p}.sse.events.replayed`, { description: 'Event frames replayed after Last-Event-ID', unit: '{event}' }),
+    sseClientsConnected: counter('sse.clients.connected', '{client}', 'SSE streams opened'),
+    sseClientsDisconnected: counter('sse.clients.disconnected', '{client}', 'SSE streams closed, by reason'),
+    sseEventsBroadcast: counter('sse.events.broadcast', '{event}', 'Event frames written to SSE streams (one per client)'),
+    sseEventsDropped: counter('sse.events.dropped', '{event}', 'Event frames not written because a stream overflowed (the client was told to resume)'),
+    sseEventsReplayed: counter('sse.events.replayed', '{event}', 'Event frames replayed after Last-Event-ID'),
     sseDeliveryDelay: seconds(`${p}.sse.delivery.delay_seconds`, 'Time from row insert to the SSE write'),
-    httpRequests: meter.createCounter(`${p}.http.events.requests`, { description: 'HTTP requests, by route and status', unit: '{request}' }),
-    httpDuration: seconds(`${p}.http.request.duration_seconds`, 'HTTP request duration (until headers for SSE)'),
-    httpErrors: meter.createCounter(`${p}.http.errors`, { description: 'HTTP error answers, by code', unit: '{request}' }),
-    listenerNotifications: meter.createCounter(`${p}.listener.notifications`, { description: 'NOTIFY messages received', unit: '{notification}' }),
-    listenerReconnects: meter.createCounter(`${p}.listener.reconnects`, { description: 'LISTEN (re)subscriptions after the first', unit: '{reconnect}' }),
-    authFailures: meter.createCounter(`${p}.auth.failures`, { description: 'Refused authentications, by reason', unit: '{request}' }),
-    authzCacheHits: meter.createCounter(`${p}.authz.cache.hits`, { description: 'Authorisation decisions served from cache', unit: '{decision}' }),
-    authzCacheMisses: meter.createCounter(`${p}.authz.cache.misses`, { description: 'Authorisation decisions asked of the API server', unit: '{decision}' }),
-    authzDenials: meter.createCounter(`${p}.authz.denials`, { description: 'Authorisation decisions that denied (incl. failures, fail-closed)', unit: '{decision}' }),
+    httpRequests: counter('http.events.requests', '{request}', 'Requests to /events and /notifications, by route, method and status'),
+    httpDuration: seconds(`${p}.http.events.duration_seconds`, 'Request duration, by route, method and status (until headers for SSE)'),
+    httpResourcesReturned: counter('http.events.resources_returned', '{resource}', 'Events returned by /events, by method'),
+    httpErrors: counter('http.events.errors', '{request}', 'Error answers, by route, method, stage, status and code'),
+    listenerNotifications: counter('listener.notifications.received', '{notification}', 'NOTIFY messages received'),
+    listenerJobsEnqueued: counter('listener.jobs.enqueued', '{job}', 'Reads of new rows started after notifications (coalesced)'),
+    listenerLoadLatestDuration: seconds(`${p}.listener.load_latest.duration_seconds`, 'Duration of one read of new rows after a notification'),
+    listenerLoadLatestFailure: counter('listener.load_latest.failure', '{failure}', 'Failed reads of new rows (retried)'),
+    listenerConnectFailure: counter('listener.connect.failure', '{failure}', 'Failures to start the LISTEN subscription'),
+    listenerDisconnects: counter('listener.disconnects', '{disconnect}', 'LISTEN connections lost (counted when re-subscribed)'),
+    authFailures: counter('auth.failures', '{request}', 'Refused authentications, by reason'),
+    authzCacheHits: counter('authz.cache.hits', '{decision}', 'Authorisation decisions served from cache'),
+    authzCacheMisses: counter('authz.cache.misses', '{decision}', 'Authorisation decisions asked of the API server'),
+    authzDenials: counter('authz.denials', '{decision}', 'Authorisation decisions that denied (incl. failures, fail-closed)'),
   };
 }

@@ -91,6 +91,15 @@ function closeAtExpiry(stream: SseStream, atMs: number): { timer: ReturnType<typ
   return holder;
 }
 
+// The live reads after notifications, as Krateo's listener metrics count them.
+function liveReadObserver(metrics: PresenterMetrics) {
+  return {
+    onPass: () => metrics.listenerJobsEnqueued.add(1),
+    onQuery: (durationMs: number) => metrics.listenerLoadLatestDuration.record(durationMs / 1000),
+    onFailure: () => metrics.listenerLoadLatestFailure.add(1),
+  };
+}
+
 /**
  * Creates the hub. Guarantees: rows are read by cursor (never skipping a committed row), each row's
  * frame is encoded once and written only to streams whose user may see it (`visibility`: list events
@@ -177,7 +186,8 @@ export function createSseHub(options: {
     }
   };
 
-  const reader = createLiveReader({ sql, batchRows, cursor: () => cursor, deliver, log, signal: stopController.signal });
+  const observer = liveReadObserver(metrics);
+  const reader = createLiveReader({ sql, batchRows, cursor: () => cursor, deliver, log, signal: stopController.signal, observer });
 
   const heartbeats = startHeartbeats({
     intervalMs: settings.heartbeatIntervalMs,

@@ -28,8 +28,10 @@ export function createLiveReader(options: {
   deliver: (rows: StoredEvent[]) => Promise<void>;
   log: Logger;
   signal: AbortSignal;
+  /** Metrics: a read pass started, one query's duration, a failed pass. */
+  observer?: { onPass?(): void; onQuery?(durationMs: number): void; onFailure?(): void };
 }): LiveReader {
-  const { sql, batchRows, cursor, deliver, log, signal } = options;
+  const { sql, batchRows, cursor, deliver, log, signal, observer } = options;
   let wanted = false;
   let running: Promise<void> | undefined;
   let backoff: AbortController | undefined;
@@ -38,15 +40,19 @@ export function createLiveReader(options: {
     let delayMs = 100;
     while (wanted && !signal.aborted) {
       wanted = false;
+      observer?.onPass?.();
       try {
         for (;;) {
+          const started = performance.now();
           const rows = await readEventsAfter(sql, { afterSeq: cursor(), limit: batchRows });
+          observer?.onQuery?.(performance.now() - started);
           if (rows.length === 0) break;
           await deliver(rows);
           if (rows.length < batchRows) break;
         }
         delayMs = 100;
       } catch (err) {
+        observer?.onFailure?.();
         log.warn('live read failed, retrying', { cursor: cursor(), delay_ms: delayMs, ...errorFields(err) });
         wanted = true;
         // A wake-up (the LISTEN re-subscribing once the database is back) ends the wait early.

@@ -1,0 +1,102 @@
+// Talks to the presenter: the token kept in this tab, JSON requests and the query strings they take.
+
+/** An event as `/events` and the live stream give it (`raw` only from `/events`). */
+export interface EventPayload {
+  event_id: string;
+  global_uid: string;
+  cluster_name: string;
+  namespace: string;
+  resource_kind: string;
+  resource_name: string;
+  involved_object_uid: string | null;
+  event_type: string;
+  reason: string | null;
+  message: string | null;
+  composition_id: string | null;
+  created_at: string;
+  raw?: string;
+}
+
+export interface EventsPage {
+  resources: EventPayload[];
+  cursor?: string;
+}
+
+export interface HistogramBucket {
+  start: string;
+  normal: number;
+  warning: number;
+  other: number;
+}
+
+export interface Histogram {
+  bucket: string;
+  total: number;
+  buckets: HistogramBucket[];
+}
+
+export interface FacetValue {
+  value: string;
+  count: number;
+}
+
+export interface Facets {
+  reasons: FacetValue[];
+  namespaces: FacetValue[];
+  kinds: FacetValue[];
+}
+
+const tokenKey = 'events-console-token';
+
+/** The token of this tab, if signed in. */
+export function readToken(): string | undefined {
+  return sessionStorage.getItem(tokenKey) ?? undefined;
+}
+
+export function storeToken(token: string): void {
+  sessionStorage.setItem(tokenKey, token);
+}
+
+export function forgetToken(): void {
+  sessionStorage.removeItem(tokenKey);
+}
+
+/** The `username` claim of a JWT, for display only (the server verifies the token). */
+export function usernameOf(token: string): string {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    return String((JSON.parse(json) as { username?: unknown }).username ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/** A refused or failed request; `status` 401 means the token is no longer accepted. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** GETs `path` with the token and parses JSON; throws ApiError on a non-2xx answer. */
+export async function getJson<T>(path: string, token: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` }, signal });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+    throw new ApiError(response.status, body.code ?? 'error', body.message ?? `HTTP ${response.status}`);
+  }
+  return (await response.json()) as T;
+}
+
+/** Builds `path?…` from parameters, leaving out empty ones. */
+export function withQuery(path: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value) query.set(key, value);
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
