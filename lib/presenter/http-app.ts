@@ -154,7 +154,8 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     if (deps.hub.streamsOf(username) >= deps.sseMaxStreamsPerUser) throw new LimitError('too_many_streams', 'this user has too many open streams', 429, 5);
   };
 
-  const errors = { 400: errorBody, 401: errorBody };
+  // 429: too many requests in flight for the user; 503: the query timed out (413: a body over 1 MiB).
+  const errors = { 400: errorBody, 401: errorBody, 429: errorBody, 503: errorBody };
   const probe = (summary: string) => ({ response: { 200: probeBody, 503: probeBody }, detail: { summary, security: [] } });
 
   return new Elysia()
@@ -211,7 +212,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     })
     .post('/events', ({ request }) => events(request, () => readJsonBody(request)), {
       parse: 'none',
-      response: { 200: eventsPage, ...errors },
+      response: { 200: eventsPage, ...errors, 413: errorBody },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
     .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
