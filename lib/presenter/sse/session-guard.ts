@@ -11,9 +11,14 @@ export interface GuardedStreams {
   updateCredentials(username: string, creds: UserCredentials): void;
 }
 
+/** Secret lookups in flight at once during one pass. */
+const lookupsAtOnce = 8;
+
 /** A running guard. */
 export interface SessionGuard {
   stop(): void;
+  /** Runs one pass now (resolves when done; a pass already running makes this a no-op). */
+  checkNow(): Promise<void>;
 }
 
 /**
@@ -22,7 +27,8 @@ export interface SessionGuard {
  * cached for the same TTL). Guarantees: a user whose clientconfig Secret is gone (or unusable) has
  * every stream closed with a `credentials_revoked` resume frame within two intervals; a rotated
  * Secret's new credentials are used for later decisions; a failed read (API server down) closes
- * nothing and is retried next time (the decisions themselves still fail closed).
+ * nothing and is retried next time (the decisions themselves still fail closed). At most
+ * `lookupsAtOnce` lookups run at once, and one pass at a time.
  */
 export function startSessionGuard(options: {
   streams: GuardedStreams;
@@ -33,30 +39,34 @@ export function startSessionGuard(options: {
 }): SessionGuard {
   const { streams, log } = options;
   let running = false;
+  const check = async (username: string) => {
+    try {
+      const creds = await options.lookup(username);
+      if (creds) streams.updateCredentials(username, creds);
+      else {
+        log.info('credentials gone, closing streams', { user: username });
+        streams.closeUser(username, 'credentials_revoked');
+      }
+    } catch (err) {
+      log.warn('credentials check failed, streams kept', { user: username, ...errorFields(err) });
+    }
+  };
   const tick = async () => {
     if (running) return;
     running = true;
     try {
       options.prune();
-      await Promise.all(
-        streams.users().map(async (username) => {
-          try {
-            const creds = await options.lookup(username);
-            if (creds) streams.updateCredentials(username, creds);
-            else {
-              log.info('credentials gone, closing streams', { user: username });
-              streams.closeUser(username, 'credentials_revoked');
-            }
-          } catch (err) {
-            log.warn('credentials check failed, streams kept', { user: username, ...errorFields(err) });
-          }
-        }),
-      );
+      const users = streams.users();
+      // A few lookups at a time: each is a GET to the API server once the cached Secret expired.
+      const next = async (): Promise<void> => {
+        for (let username = users.pop(); username !== undefined; username = users.pop()) await check(username);
+      };
+      await Promise.all(Array.from({ length: Math.min(lookupsAtOnce, users.length) }, next));
     } finally {
       running = false;
     }
   };
   const timer = setInterval(() => void tick(), options.intervalMs);
   timer.unref?.();
-  return { stop: () => clearInterval(timer) };
+  return { stop: () => clearInterval(timer), checkNow: tick };
 }
