@@ -1,5 +1,6 @@
 // Entry file: wiring only (config → logger → telemetry → database ready and migrated → service → signals).
 import consolePage from './console/index.html';
+import { existsSync, readFileSync } from 'node:fs';
 import { createDiscoveryClient } from './lib/kube/discovery.ts';
 import { loadKubeConfig } from './lib/kube/client.ts';
 import { createSecretReader } from './lib/presenter/access/secret-reader.ts';
@@ -21,8 +22,13 @@ const presenter = await startOrExit(log, telemetry, () =>
     prepareDatabase: (onReady) => prepareDatabase(config.db, { log, applicationName: `${service}-probe`, onReady }),
     start: (metrics) => {
       const kubeConfig = loadKubeConfig(config.kube);
+      // CLUSTER_NAME is required in a pod (config); elsewhere the kubeconfig names the cluster.
+      const clusterName = config.clusterName ?? kubeConfig.getCurrentCluster()?.name;
+      if (!clusterName) throw new Error('CLUSTER_NAME is not set and the kubeconfig names no cluster');
+      const { inClusterApi } = config;
       return startPresenter({
-        settings: config,
+        settings: { ...config, clusterName },
+        inClusterApi: inClusterApi && { url: inClusterApi.url, caPem: existsSync(inClusterApi.caFile) ? readFileSync(inClusterApi.caFile, 'utf8') : undefined },
         databaseUrl: config.db.url,
         readSecret: createSecretReader(kubeConfig),
         discovery: createDiscoveryClient(kubeConfig),

@@ -33,12 +33,20 @@ async function makeUsers(prefix: string): Promise<{ username: string; creds: Use
 /** Ms until the first, half and all users had all their decisions; checks every answer. */
 async function warmUp(prefix: string, limits: { maxConcurrentReviews?: number; maxReviewsPerUser?: number }) {
   const users = await makeUsers(prefix);
-  const authorizer = createAuthorizer({ check: selfSubjectAccessReview, ttlMs: 3_600_000, log: silentLogger, metrics: createPresenterMetrics(), ...limits });
+  const credsOf = new Map(users.map((u) => [u.username, u.creds]));
+  const authorizer = createAuthorizer({
+    check: selfSubjectAccessReview,
+    credentials: async (username) => credsOf.get(username)!,
+    ttlMs: 3_600_000,
+    log: silentLogger,
+    metrics: createPresenterMetrics(),
+    ...limits,
+  });
   const start = performance.now();
   const doneAt: number[] = [];
   const answers = await Promise.all(
-    users.map(async ({ username, creds }) => {
-      const allowed = await authorizer.allowedNamespaces(username, creds, namespaces);
+    users.map(async ({ username }) => {
+      const allowed = await authorizer.allowedNamespaces(username, 'bench', namespaces);
       doneAt.push(performance.now() - start);
       return allowed;
     }),

@@ -1,6 +1,6 @@
 // `bun run dev`: the whole stack in one terminal — PostgreSQL (embedded unless configured), the
 // ingester and the presenter, against the current cluster or the demo simulator. Ctrl-C stops all.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,12 @@ import { signDevToken } from './tokens.ts';
 const root = join(import.meta.dir, '..');
 const env = process.env;
 const dataDir = env.DEV_DATA_DIR ?? join(root, '.data');
+// As root the embedded PostgreSQL runs as the OS user `postgres`, which often cannot enter the
+// checkout (a clone under /root or in a `mktemp -d` folder): its cluster then lives in /var/tmp,
+// one folder per checkout, kept across runs like `.data/`.
+const pgDataDir = env.DEV_DATA_DIR === undefined && process.getuid?.() === 0
+  ? join('/var/tmp', `events-stack-dev-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`, 'postgres')
+  : join(dataDir, 'postgres');
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
 async function reachableKubeconfig(): Promise<string | undefined> {
@@ -111,10 +117,10 @@ try {
   if (env.DATABASE_URL || env.DB_HOST) {
     say('using the configured database (DATABASE_URL / DB_*)');
   } else {
-    const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), persistent: true, port: Number(env.DEV_PG_PORT ?? 0) || undefined });
+    const pg = await startEmbeddedPostgres({ dataDir: pgDataDir, persistent: true, port: Number(env.DEV_PG_PORT ?? 0) || undefined });
     stack.push({ stop: () => pg.stop() });
     const url = await ensureDatabase(pg.url, 'events');
-    say(`embedded PostgreSQL 15 on port ${pg.port}, data in ${join(dataDir, 'postgres')} (${pg.created ? 'new' : 'reused'})`);
+    say(`embedded PostgreSQL 15 on port ${pg.port}, data in ${pgDataDir} (${pg.created ? 'new' : 'reused'})`);
     databaseEnv = { DATABASE_URL: url };
   }
 
@@ -138,9 +144,11 @@ try {
   const common = { PATH: env.PATH, HOME: env.HOME, ...databaseEnv, DEBUG: env.DEBUG, OTEL_ENABLED: env.OTEL_ENABLED ?? 'false' };
   const ingesterPort = env.INGESTER_PORT ?? '8080';
   const presenterPort = env.PRESENTER_PORT ?? '8083';
-  const ingester = spawnService('ingester', 'ingester.ts', { ...env, ...common, PORT: ingesterPort, KUBECONFIG: ingesterKubeconfig, CLUSTER_NAME: env.CLUSTER_NAME ?? (demo ? 'demo' : undefined) });
+  // Both services must name the cluster alike: the presenter hides rows of clusters it has no mapping for.
+  const clusterName = env.CLUSTER_NAME ?? (demo ? 'demo' : undefined);
+  const ingester = spawnService('ingester', 'ingester.ts', { ...env, ...common, PORT: ingesterPort, KUBECONFIG: ingesterKubeconfig, CLUSTER_NAME: clusterName });
   stack.push({ stop: async () => void (ingester.kill('SIGTERM'), await ingester.exited) });
-  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace, HOST: env.PRESENTER_HOST ?? '127.0.0.1' });
+  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace, CLUSTER_NAME: clusterName, HOST: env.PRESENTER_HOST ?? '127.0.0.1' });
   stack.push({ stop: async () => void (presenter.kill('SIGTERM'), await presenter.exited) });
   void ingester.exited.then((code) => !stopping && (say(`ingester exited with ${code}`), stopAll(1)));
   void presenter.exited.then((code) => !stopping && (say(`presenter exited with ${code}`), stopAll(1)));

@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'bun:test';
 import { createAuthorizer } from '../lib/presenter/access/access-review.ts';
+import { AuthError } from '../lib/presenter/access/auth-token.ts';
 import { silentLogger } from '../lib/runtime/log.ts';
 import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
 import type { UserCredentials } from '../lib/presenter/access/user-credentials.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
 
-const creds: UserCredentials = { serverUrl: 'https://127.0.0.1:1', token: 't' };
+/** Each user's credentials for a cluster: a token naming the user, aimed at that cluster's server. */
+const credentials = async (username: string, cluster: string): Promise<UserCredentials> => ({ serverUrl: `https://${cluster}.example`, token: username });
 
 /** An authorizer over a scripted permission table and a hand-driven clock. */
 function buildAuthorizer(ttlMs = 1000) {
@@ -20,6 +22,7 @@ function buildAuthorizer(ttlMs = 1000) {
     ttlMs,
     log: silentLogger,
     metrics: createPresenterMetrics(),
+    credentials,
     now: () => nowMs,
   });
   return { authorizer, allowed, asked, setNow: (ms: number) => void (nowMs = ms) };
@@ -28,29 +31,29 @@ function buildAuthorizer(ttlMs = 1000) {
 describe('authorisation cache', () => {
   test('a decision is asked once, then served from the cache until its TTL passes', async () => {
     const { authorizer, asked, setNow } = buildAuthorizer(1000);
-    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(true);
-    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(true);
-    expect(await authorizer.canList('alice', creds, 'team-b')).toBe(false);
+    expect(await authorizer.canList('alice', 'dev', 'team-a')).toBe(true);
+    expect(await authorizer.canList('alice', 'dev', 'team-a')).toBe(true);
+    expect(await authorizer.canList('alice', 'dev', 'team-b')).toBe(false);
     expect(asked).toEqual(['*', 'team-a', 'team-b']);
     setNow(1001);
-    expect(authorizer.peek('alice', 'team-a')).toBeUndefined();
+    expect(authorizer.peek('alice', 'dev', 'team-a')).toBeUndefined();
   });
 
   test('a decision used in the second half of its life is refreshed in the background, so a revocation shows within the TTL without a blocking review', async () => {
     const { authorizer, allowed, asked, setNow } = buildAuthorizer(1000);
-    await authorizer.canList('alice', creds, 'team-a');
+    await authorizer.canList('alice', 'dev', 'team-a');
     setNow(400);
-    expect(authorizer.peek('alice', 'team-a')).toBe(true);
+    expect(authorizer.peek('alice', 'dev', 'team-a')).toBe(true);
     expect(asked).toEqual(['*', 'team-a']);
 
     allowed.set('team-a', false);
     setNow(600);
     // Still the cached answer now, but both decisions are re-asked behind the scenes.
-    expect(authorizer.peek('alice', 'team-a')).toBe(true);
+    expect(authorizer.peek('alice', 'dev', 'team-a')).toBe(true);
     await waitFor(() => (asked.length === 4 ? true : undefined));
     expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
     // The refreshed answers land in the cache without anyone waiting for them.
-    await waitFor(() => (authorizer.peek('alice', 'team-a') === false ? true : undefined));
+    await waitFor(() => (authorizer.peek('alice', 'dev', 'team-a') === false ? true : undefined));
     expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
   });
 
@@ -63,12 +66,13 @@ describe('authorisation cache', () => {
       ttlMs: 60_000,
       log: silentLogger,
       metrics: createPresenterMetrics(),
+      credentials,
       now: () => nowMs,
     });
-    expect(await authorizer.canList('alice', creds, 'team-a')).toBe(false);
-    expect(authorizer.peek('alice', 'team-a')).toBe(false);
+    expect(await authorizer.canList('alice', 'dev', 'team-a')).toBe(false);
+    expect(authorizer.peek('alice', 'dev', 'team-a')).toBe(false);
     nowMs = 5001;
-    expect(authorizer.peek('alice', 'team-a')).toBeUndefined();
+    expect(authorizer.peek('alice', 'dev', 'team-a')).toBeUndefined();
   });
 
   test('sends at most maxConcurrentReviews reviews at once and answers every question', async () => {
@@ -87,11 +91,12 @@ describe('authorisation cache', () => {
       ttlMs: 60_000,
       log: silentLogger,
       metrics: createPresenterMetrics(),
+      credentials,
       maxConcurrentReviews: 2,
       maxReviewsPerUser: 1,
     });
     const users = ['u1', 'u2', 'u3', 'u4'];
-    const decisions = await Promise.all(users.map((u) => authorizer.canList(u, { ...creds, token: u }, 'team-a')));
+    const decisions = await Promise.all(users.map((u) => authorizer.canList(u, 'dev', 'team-a')));
     expect(decisions).toEqual([true, false, true, false]);
     expect(mostInFlight).toBe(2);
     // Every question asked once.
@@ -113,13 +118,14 @@ describe('authorisation cache', () => {
       ttlMs: 60_000,
       log: silentLogger,
       metrics: createPresenterMetrics(),
+      credentials,
       maxConcurrentReviews: 10,
       maxReviewsPerUser: 2,
     });
     const namespaces = Array.from({ length: 8 }, (_, i) => `ns-${i}`);
     const [many, few] = await Promise.all([
-      authorizer.allowedNamespaces('many', { ...creds, token: 'many' }, namespaces),
-      authorizer.allowedNamespaces('few', { ...creds, token: 'few' }, ['ns-1', 'ns-2']),
+      authorizer.allowedNamespaces('many', 'dev', namespaces),
+      authorizer.allowedNamespaces('few', 'dev', ['ns-1', 'ns-2']),
     ]);
     expect({ many, few, most: Object.fromEntries(most) }).toEqual({ many: ['ns-1'], few: ['ns-1'], most: { many: 2, few: 2 } });
   });
@@ -135,14 +141,48 @@ describe('authorisation cache', () => {
       ttlMs: 60_000,
       log: silentLogger,
       metrics: createPresenterMetrics(),
+      credentials,
       maxConcurrentReviews: 2,
       maxReviewsPerUser: 2,
     });
     const namespaces = ['ns-0', 'ns-1', 'ns-2'];
-    const answers = await Promise.all(['first', 'second'].map((u) => authorizer.allowedNamespaces(u, { ...creds, token: u }, namespaces)));
+    const answers = await Promise.all(['first', 'second'].map((u) => authorizer.allowedNamespaces(u, 'dev', namespaces)));
     expect({ answers, sent }).toEqual({
       answers: [[], []],
       sent: ['first', 'second'].flatMap((u) => [`${u}:*`, ...namespaces.map((ns) => `${u}:${ns}`)]),
     });
+  });
+
+  test('a decision in one cluster never answers for another: each cluster is asked with its own credentials, and none denies for the TTL', async () => {
+    const sent: string[] = [];
+    let nowMs = 0;
+    const authorizer = createAuthorizer({
+      // alice is cluster-wide in dev only; prod allows her team-b.
+      check: async (userCreds, namespace) => {
+        sent.push(`${userCreds.serverUrl}:${namespace ?? '*'}`);
+        return userCreds.serverUrl === 'https://dev.example' ? namespace === undefined : namespace === 'team-b';
+      },
+      credentials: async (username, cluster) => {
+        if (cluster === 'staging') throw new AuthError('no_credentials', 'no Kubernetes credentials for this cluster');
+        return credentials(username, cluster);
+      },
+      ttlMs: 60_000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      now: () => nowMs,
+    });
+    expect(await authorizer.allowedNamespaces('alice', 'dev', ['team-a', 'team-b'])).toBe('all');
+    expect(await authorizer.allowedNamespaces('alice', 'prod', ['team-a', 'team-b'])).toEqual(['team-b']);
+    expect(await authorizer.canList('alice', 'staging', 'team-a')).toBe(false);
+    expect({
+      dev: authorizer.peek('alice', 'dev', 'team-a'),
+      prod: authorizer.peek('alice', 'prod', 'team-a'),
+      staging: authorizer.peek('alice', 'staging', 'team-a'),
+      unasked: authorizer.peek('alice', 'edge', 'team-a'),
+    }).toEqual({ dev: true, prod: false, staging: false, unasked: undefined });
+    expect(sent).toEqual(['https://dev.example:*', 'https://prod.example:*', 'https://prod.example:team-a', 'https://prod.example:team-b']);
+    // Missing credentials are not an outage: the denial is kept for the TTL, not 5 s.
+    nowMs = 10_000;
+    expect(authorizer.peek('alice', 'staging', 'team-a')).toBe(false);
   });
 });

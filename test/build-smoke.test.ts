@@ -173,6 +173,7 @@ describe('compiled executable (bun run build)', () => {
         PORT: String(port),
         JWT_SIGN_KEY: 'smoke-test-signing-key-0123456789abcdef',
         AUTHN_NS: 'krateo-system',
+        CLUSTER_NAME: 'smoke',
         OTEL_EXPORT_INTERVAL: '1s',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         PROMETHEUS_PORT: String(metricsPort),

@@ -152,6 +152,9 @@ describe('presenter configuration', () => {
       authzCacheTtlMs: 30_000,
       authzCacheMaxEntries: 100_000,
       authzStrict: false,
+      clusterName: undefined,
+      inClusterApi: undefined,
+      remoteClusters: [],
       corsOrigins: ['*'],
       eventsMaxLimit: 1000,
       eventsMaxConcurrentPerUser: 4,
@@ -175,7 +178,7 @@ describe('presenter configuration', () => {
   });
 
   test('the in-cluster service account is used when no kubeconfig is given', () => {
-    const config = loadPresenterConfig({ JWT_SIGN_KEY: signKey, AUTHN_NS: 'n', KUBERNETES_SERVICE_HOST: '10.0.0.1', HOME: '/nonexistent' });
+    const config = loadPresenterConfig({ JWT_SIGN_KEY: signKey, AUTHN_NS: 'n', KUBERNETES_SERVICE_HOST: '10.0.0.1', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' });
     expect(config.kube).toEqual({ inCluster: true });
   });
 
@@ -231,6 +234,48 @@ describe('presenter configuration', () => {
       ['AUTHZ_CACHE_TTL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "500ms"'],
     ]);
     expect(loadPresenterConfig(presenterEnv({ AUTHZ_CACHE_TTL: '1s' })).authzCacheTtlMs).toBe(1000);
+  });
+
+  test('in a pod, users\' reviews go to the in-cluster API server unless USER_REVIEWS_IN_CLUSTER is false, and CLUSTER_NAME is required', () => {
+    const pod = { JWT_SIGN_KEY: signKey, AUTHN_NS: 'n', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' };
+    const caFile = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+    expect(loadPresenterConfig({ ...pod, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '6443' }).inClusterApi).toEqual({ url: 'https://10.0.0.1:6443', caFile });
+    expect(loadPresenterConfig({ ...pod, KUBERNETES_SERVICE_HOST: 'fd00::1' }).inClusterApi).toEqual({ url: 'https://[fd00::1]:443', caFile });
+    expect(loadPresenterConfig({ ...pod, KUBERNETES_SERVICE_HOST: '10.0.0.1', USER_REVIEWS_IN_CLUSTER: 'false' }).inClusterApi).toBeUndefined();
+    // Outside a pod there is no in-cluster API server.
+    expect(loadPresenterConfig(presenterEnv()).inClusterApi).toBeUndefined();
+    expect(problemsOf(() => loadPresenterConfig({ ...pod, CLUSTER_NAME: '', KUBERNETES_SERVICE_HOST: '10.0.0.1' }))).toEqual([
+      'CLUSTER_NAME is required in a cluster: set it to the ingester\'s CLUSTER_NAME for this cluster',
+    ]);
+  });
+
+  test('REMOTE_CLUSTERS maps cluster names to API servers, CAs, proxies and Secret name templates', () => {
+    const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    const config = loadPresenterConfig(
+      presenterEnv({
+        CLUSTER_NAME: 'dev',
+        REMOTE_CLUSTERS: JSON.stringify({
+          prod: { server: 'https://prod.example:6443', certificateAuthorityData: Buffer.from(caPem).toString('base64'), secretName: '{username}-prod-clientconfig' },
+          edge: { server: 'https://edge.example', certificateAuthorityData: caPem, proxyUrl: 'http://proxy.example:3128' },
+        }),
+      }),
+    );
+    expect(config.remoteClusters).toEqual([
+      { name: 'prod', serverUrl: 'https://prod.example:6443', caPem, proxyUrl: undefined, secretNameTemplate: '{username}-prod-clientconfig' },
+      { name: 'edge', serverUrl: 'https://edge.example', caPem, proxyUrl: 'http://proxy.example:3128', secretNameTemplate: '{username}-clientconfig' },
+    ]);
+  });
+
+  test.each([
+    ['[1]', ['REMOTE_CLUSTERS must be a JSON object of cluster name → {server, …}']],
+    ['{"prod":', ['REMOTE_CLUSTERS must be a JSON object of cluster name → {server, …}']],
+    ['{"prod":{"server":"ftp://x"}}', ['REMOTE_CLUSTERS.prod: server must be an http(s) URL']],
+    ['{"prod":{"server":"https://x","secretName":"fixed"}}', ['REMOTE_CLUSTERS.prod: secretName must contain {username}']],
+    ['{"prod":{"server":"https://x","caFile":"/ca"}}', ['REMOTE_CLUSTERS.prod: unknown fields caFile']],
+    ['{"prod":{"server":"https://x","certificateAuthorityData":"bm90IGEgY2VydA=="}}', ['REMOTE_CLUSTERS.prod: certificateAuthorityData must be a base64 PEM certificate']],
+    ['{"dev":{"server":"https://x"}}', ['REMOTE_CLUSTERS must not map CLUSTER_NAME, the presenter\'s own cluster']],
+  ])('a malformed REMOTE_CLUSTERS (%s) is reported', (value, problems) => {
+    expect(problemsOf(() => loadPresenterConfig(presenterEnv({ CLUSTER_NAME: 'dev', REMOTE_CLUSTERS: value })))).toEqual(problems);
   });
 
   test('CORS_ORIGINS, DEBUG and the SSE settings are parsed', () => {

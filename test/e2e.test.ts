@@ -73,6 +73,8 @@ function startPresenter(env: { databaseUrl: string; kubeconfig: string; port: nu
       PORT: String(env.port),
       JWT_SIGN_KEY: signKey,
       AUTHN_NS: authnNamespace,
+      // The ingester's CLUSTER_NAME: rows of any other cluster are hidden.
+      CLUSTER_NAME: 'e2e',
       OTEL_ENABLED: 'false',
       HEARTBEAT_INTERVAL: '1s',
       AUTHZ_CACHE_TTL: '1s',

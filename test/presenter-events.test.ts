@@ -56,7 +56,8 @@ describe('GET|POST /events', () => {
   });
 
   test('applies each filter, on GET and on POST with a JSON body', async () => {
-    await using h = await startPresenterHarness();
+    // Cluster c2 is authorised by the same API server, so the cluster filter has rows to choose.
+    await using h = await startPresenterHarness({}, { sameSimClusters: ['c2'] });
     const token = await h.addUser('root', listEventsIn());
     const comp = '11111111-2222-3333-4444-555555555555';
     await h.insert(

@@ -39,6 +39,8 @@ export async function spawnPresenter(options: {
       KUBECONFIG: options.kubeconfigPath,
       JWT_SIGN_KEY: options.jwtKey,
       AUTHN_NS: options.authnNs,
+      // The cluster the bench ingester and toRecords() store rows as.
+      CLUSTER_NAME: 'bench',
       PORT: String(port),
       MIGRATE_ON_START: 'false',
       OTEL_ENABLED: 'false',

@@ -50,9 +50,12 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const cors = corsHeaders(deps.corsOrigins, request);
     let response: Response;
     try {
-      const { identity, creds } = await deps.authenticate(request);
+      const { identity } = await deps.authenticate(request);
       const scope = async (parsed: AggregateRequest) =>
-        await deps.visibility.scope(identity.username, creds, parsed.filters.equal.namespace ?? (await deps.catalog.list()), parsed.filters.equal.kind);
+        await deps.visibility.scope(identity.username, parsed.filters.equal.namespace ?? (await deps.catalog.list()), {
+          clusters: parsed.filters.equal.cluster,
+          kinds: parsed.filters.equal.kind,
+        });
       response = json(await run(queryInput(new URL(request.url)), scope), cors);
     } catch (err) {
       response = deps.fail(err, route, request.method, cors);

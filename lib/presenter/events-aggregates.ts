@@ -109,7 +109,7 @@ function latestVersions(sql: Sql, request: AggregateRequest, scope: Exclude<Visi
 export async function queryHistogram(sql: Sql, request: HistogramRequest, scope: VisibleScope): Promise<Histogram> {
   const { sinceMs, untilMs } = request.filters;
   const counts = new Map<number, HistogramBucket>();
-  if (scope === 'all' || scope.length > 0) {
+  if (scope.length > 0) {
     const rows = await sql<{ start_ms: string; normal: number; warning: number; other: number }[]>`
       with latest as (${latestVersions(sql, request, scope)})
       select (floor(extract(epoch from created_at) * 1000 / ${request.bucketMs}) * ${request.bucketMs})::bigint::text as start_ms,
@@ -133,7 +133,7 @@ export async function queryHistogram(sql: Sql, request: HistogramRequest, scope:
 /** The `top` most frequent reasons, namespaces and kinds among the events `/events` would list, limited to `scope`. */
 export async function queryFacets(sql: Sql, request: AggregateRequest, scope: VisibleScope, top: number): Promise<Facets> {
   const facets: Facets = { reasons: [], namespaces: [], kinds: [] };
-  if (scope !== 'all' && scope.length === 0) return facets;
+  if (scope.length === 0) return facets;
   const rows = await sql<{ facet: 'reasons' | 'namespaces' | 'kinds'; value: string; count: number }[]>`
     with latest as materialized (${latestVersions(sql, request, scope)})
     (select 'reasons' as facet, reason as value, count(*)::int as count from latest where reason is not null group by reason order by 3 desc, 2 limit ${top})

@@ -50,7 +50,7 @@ type Row = StoredEvent & { raw: string; created_text: string };
  * no gaps; a newer version inserted meanwhile does not hide its older version from later pages.
  */
 export async function queryEvents(sql: Sql, request: EventsRequest, scope: VisibleScope): Promise<EventsPage> {
-  if (scope !== 'all' && scope.length === 0) return { resources: [] };
+  if (scope.length === 0) return { resources: [] };
   let maxSeq = request.cursor?.maxSeq;
   if (maxSeq === undefined) {
     const [row] = await sql<{ seq: number | null }[]>`select max(seq) as seq from k8s_events`;
@@ -59,7 +59,7 @@ export async function queryEvents(sql: Sql, request: EventsRequest, scope: Visib
   const where = andAll(sql, [
     sql`e.seq <= ${maxSeq}`,
     filtersToSql(sql, request.filters),
-    ...(scope === 'all' ? [] : [scopeToSql(sql, scope)]),
+    scopeToSql(sql, scope),
     ...(request.cursor ? [sql`(e.created_at, e.seq) < (${request.cursor.createdAt}::timestamptz, ${request.cursor.seq})`] : []),
   ]);
   const rows = await sql<Row[]>`

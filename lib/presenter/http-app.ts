@@ -128,7 +128,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     let response: Response;
     let release: (() => void) | undefined;
     try {
-      const { identity, creds } = await authenticate(request, false);
+      const { identity } = await authenticate(request, false);
       release = inFlight.tryAcquire(identity.username);
       if (!release) throw new LimitError('too_many_requests', 'too many /events requests in flight for this user', 429, 1);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
@@ -136,7 +136,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       const stored = await deps.catalog.list();
       const wanted = parsed.filters.equal.namespace;
       const candidates = wanted ? wanted.filter(Set.prototype.has, new Set(stored)) : stored;
-      const scope = await deps.visibility.scope(identity.username, creds, candidates, parsed.filters.equal.kind);
+      const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);

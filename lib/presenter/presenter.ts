@@ -1,8 +1,8 @@
 import type { Meter } from '@opentelemetry/api';
 import type { HTMLBundle } from 'bun';
-import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
+import { createAuthorizer, selfSubjectAccessReview, type AccessCheck, type Authorizer } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
-import { createSql, type Sql } from '../storage/db.ts';
+import { createSql } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
 import { createEventVisibility } from './access/event-visibility.ts';
 import { createKindResolver } from './access/kind-resolver.ts';
@@ -15,16 +15,22 @@ import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts
 import { maxBodyBytes } from './core/request-body.ts';
 import { createSseHub } from './sse/hub.ts';
 import { startSessionGuard } from './sse/session-guard.ts';
-import { createTokenVerifier } from './access/auth-token.ts';
-import { createCredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createTokenVerifier, type TokenVerifier } from './access/auth-token.ts';
+import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
+import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
+import type { NamespaceCatalog } from './access/namespace-catalog.ts';
+import type { EventVisibility } from './access/event-visibility.ts';
 
-/** The settings the running service uses (a PresenterConfig satisfies it); the limits default as in the config. */
+/** The settings the running service uses (a PresenterConfig satisfies it). */
 export type PresenterSettings = Pick<
   PresenterConfig,
   | 'port' | 'jwtSignKey' | 'authnNamespace' | 'heartbeatIntervalMs' | 'sseRetryMs' | 'sseClientBufferBytes'
   | 'replayMaxRows' | 'authzCacheTtlMs' | 'authzStrict' | 'corsOrigins' | 'eventsMaxLimit' | 'shutdownTimeoutMs'
-> &
-  Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
+  | 'remoteClusters'
+> & {
+  /** The presenter's own cluster (`CLUSTER_NAME`, resolved): rows of it are authorised with the user's clientconfig. */
+  clusterName: string;
+} & Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
 
 type LimitSetting =
   | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
@@ -45,14 +51,6 @@ export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
  * answers a bare 413 without reading.
  */
 const serverMaxBodyBytes = 16 * maxBodyBytes;
-
-/** A running presenter. */
-export interface RunningPresenter extends AsyncDisposable {
-  readonly url: string;
-  readonly port: number;
-  /** Graceful stop: not ready, streams told to resume and closed, server and pool stopped. */
-  stop(): Promise<void>;
-}
 
 /**
  * The live pool (the live reader, replay, catch-up, `/readyz`; array parameters are bound as
@@ -75,6 +73,65 @@ function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'event
   };
 }
 
+/** The token verifier for the keys configured (throws when none is, or one is unusable). */
+function createTokens(settings: PresenterSettings): Promise<TokenVerifier> {
+  return createTokenVerifier({
+    signKey: settings.jwtSignKey,
+    publicKeyPem: settings.jwtPublicKeyPem,
+    jwksUrl: settings.jwtJwksUrl,
+    jwksCacheTtlMs: settings.jwksCacheTtlMs,
+    jwksRefreshMinIntervalMs: settings.jwksRefreshMinIntervalMs,
+  });
+}
+
+/** What `startPresenter` needs to decide what each user may see. */
+interface AccessOptions {
+  settings: PresenterSettings;
+  readSecret: SecretReader;
+  log: Logger;
+  accessCheck?: AccessCheck;
+  discovery?: DiscoveryClient;
+  inClusterApi?: { url: string; caPem?: string };
+}
+
+/**
+ * The user's main credentials (authentication needs them) and the visibility rule over every
+ * mapped cluster (docs/decisions/010-clusters-and-api-servers.md).
+ */
+function createAccess(
+  options: AccessOptions,
+  catalog: NamespaceCatalog,
+  metrics: PresenterMetrics,
+): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility } {
+  const { settings, log } = options;
+  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
+  const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
+  const authorizer = createAuthorizer({
+    check: options.accessCheck ?? selfSubjectAccessReview,
+    credentials: createClusterCredentials(clusters, credentials),
+    ttlMs: settings.authzCacheTtlMs,
+    maxEntries: settings.authzCacheMaxEntries,
+    log,
+    metrics,
+  });
+  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
+  const resolver =
+    settings.authzStrict && options.discovery
+      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
+      : undefined;
+  const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
+  log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
+  return { credentials, authorizer, visibility };
+}
+
+/** A running presenter. */
+export interface RunningPresenter extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  /** Graceful stop: not ready, streams told to resume and closed, server and pool stopped. */
+  stop(): Promise<void>;
+}
+
 /** What {@link startPresenter} takes. */
 export interface StartPresenterOptions {
   settings: PresenterSettings;
@@ -92,55 +149,31 @@ export interface StartPresenterOptions {
   idleTimeoutSeconds?: number;
   /** The Events console page (Bun's HTML import), served at `/ui`. */
   consolePage?: HTMLBundle;
-}
-
-/** Token verification, the user's credentials and authorisation decisions, and what users may see. */
-async function createAccess(options: StartPresenterOptions, settings: PresenterSettings & typeof defaultLimits, sql: Sql, metrics: PresenterMetrics) {
-  const { log } = options;
-  const tokens = await createTokenVerifier({
-    signKey: settings.jwtSignKey,
-    publicKeyPem: settings.jwtPublicKeyPem,
-    jwksUrl: settings.jwtJwksUrl,
-    jwksCacheTtlMs: settings.jwksCacheTtlMs,
-    jwksRefreshMinIntervalMs: settings.jwksRefreshMinIntervalMs,
-  });
-  const authorizer = createAuthorizer({
-    check: options.accessCheck ?? selfSubjectAccessReview,
-    ttlMs: settings.authzCacheTtlMs,
-    maxEntries: settings.authzCacheMaxEntries,
-    log,
-    metrics,
-  });
-  const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs });
-  const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  if (settings.authzStrict && !options.discovery) throw new Error('strict authorisation needs API discovery');
-  const resolver =
-    settings.authzStrict && options.discovery
-      ? createKindResolver({ discovery: options.discovery, ttlMs: Math.max(settings.authzCacheTtlMs, 300_000), unknownTtlMs: settings.authzCacheTtlMs, log })
-      : undefined;
-  const visibility = createEventVisibility({ authorizer, catalog, resolver });
-  log.info('authorisation mode', { strict: visibility.strict });
-  return { tokens, authorizer, credentials, catalog, visibility };
+  /** In a pod: the in-cluster API server (and its CA) that reviews for `clusterName` go to instead of `server-url`. */
+  inClusterApi?: { url: string; caPem?: string };
 }
 
 /**
  * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and two
  * query pools to `databaseUrl`: `/events` runs on its own (`eventsPoolSize` connections, each
  * statement cancelled after `eventsQueryTimeoutMs`), so history can never take the connections of
- * the live reader, replay and `/readyz`. Migrations and waiting for the database are the caller's
- * job. Strict mode (`authzStrict`) needs `discovery` and throws at start without it; a token key
- * that cannot be used throws too.
+ * the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions and credentials
+ * are dropped and the streams of a user whose clientconfig Secret is gone are closed. Migrations
+ * and waiting for the database are the caller's job. Strict mode (`authzStrict`) needs `discovery`
+ * and throws at start without it; a token key that cannot be used throws too.
  */
 export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { log } = options;
   const settings = { ...defaultLimits, ...options.settings };
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
+  const tokens = await createTokens(settings);
   const { sql, historySql } = createPools(options.databaseUrl, settings);
-  const { tokens, authorizer, credentials, catalog, visibility } = await createAccess(options, settings, sql, metrics);
+  const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
+  const { credentials, authorizer, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
-  // Unused decisions and credentials are dropped, and streams of a deleted Secret closed, every TTL.
-  const guard = startSessionGuard({ streams: hub, lookup: credentials.current, prune: () => (authorizer.prune(), credentials.prune()), intervalMs: settings.authzCacheTtlMs, log });
+  const prune = () => (authorizer.prune(), credentials.prune());
+  const guard = startSessionGuard({ streams: hub, lookup: (username) => credentials.current(username), prune, intervalMs: settings.authzCacheTtlMs, log });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,

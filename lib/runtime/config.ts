@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { readInClusterApi, readRemoteClusters, type RemoteCluster } from './cluster-settings.ts';
 import { formatDurationMs, parseDurationMs } from './duration.ts';
 
 // Settings that become timers: JavaScript timers fire at once past 2^31 - 1 ms (≈ 24.8 days), so a
@@ -77,11 +78,14 @@ export const presenterSettings: Setting[] = [
   { name: 'JWT_JWKS_REFRESH_MIN_INTERVAL', default: '30s', description: 'An unknown `kid` fetches the key set again at most this often' },
   { name: 'AUTHN_NS', default: '—', description: 'Kubernetes namespace where user clientconfig secrets live (required)' },
   { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
+  { name: 'CLUSTER_NAME', default: 'kubeconfig cluster name', description: 'The presenter\'s own cluster: the ingester\'s `CLUSTER_NAME` for it (required in a pod). Its rows are authorised with the user\'s clientconfig' },
+  { name: 'USER_REVIEWS_IN_CLUSTER', default: 'true', description: 'In a pod, send users\' access reviews for `CLUSTER_NAME` to the in-cluster API server instead of the clientconfig\'s `server-url` (false: Krateo\'s `TEST_MODE`)' },
+  { name: 'REMOTE_CLUSTERS', default: '—', description: 'JSON object, cluster name → `{server, certificateAuthorityData?, proxyUrl?, secretName?}`: other clusters whose rows are shown, asked of that server (see docs/decisions/010); rows of unmapped clusters are hidden' },
   { name: 'HEARTBEAT_INTERVAL', default: '15s', description: 'SSE comment heartbeat interval' },
   { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
   { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes that may stay queued for one SSE client (bursts: up to 4x for a second) before it is told to resume and closed' },
   { name: 'REPLAY_MAX_ROWS', default: '10000', description: 'Most rows replayed after `Last-Event-ID` before the client is told to resume again' },
-  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-namespace authorisation decision (and a user\'s credentials) is reused; at least 1s' },
+  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-cluster, per-namespace authorisation decision (and a user\'s credentials) is reused; at least 1s' },
   { name: 'AUTHZ_CACHE_MAX_ENTRIES', default: '100000', description: 'Most authorisation decisions kept; the oldest go first' },
   { name: 'AUTHZ_STRICT', default: 'false', description: 'Also require `get` on the involved object\'s resource type' },
   { name: 'CORS_ORIGINS', default: '*', description: 'Comma-separated allowed browser origins' },
@@ -317,6 +321,11 @@ export interface PresenterConfig {
   authzCacheMaxEntries: number;
   authzStrict: boolean;
   corsOrigins: string[];
+  /** The presenter's own cluster; undefined: the kubeconfig's cluster name (required in a pod). */
+  clusterName?: string;
+  /** The in-cluster API server users' reviews for `clusterName` go to; undefined: the clientconfig's `server-url`. */
+  inClusterApi?: { url: string; caFile: string };
+  remoteClusters: RemoteCluster[];
   eventsMaxLimit: number;
   eventsMaxConcurrentPerUser: number;
   eventsPoolSize: number;
@@ -350,6 +359,9 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s', 1000, maxTimerMs),
     authzCacheMaxEntries: r.integer('AUTHZ_CACHE_MAX_ENTRIES', 100_000, 1000, 100_000_000),
     authzStrict: r.boolean('AUTHZ_STRICT', false),
+    clusterName: r.string('CLUSTER_NAME'),
+    inClusterApi: readInClusterApi(r),
+    remoteClusters: readRemoteClusters(r),
     corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
     eventsMaxLimit: r.integer('EVENTS_MAX_LIMIT', 1000, 1, 100_000),
     eventsMaxConcurrentPerUser: r.integer('EVENTS_MAX_CONCURRENT_PER_USER', 4, 1, 1000),
@@ -362,6 +374,12 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1, maxTimerMs),
     prometheusPort: readOptionalPort(r, 'PROMETHEUS_PORT'),
   };
+  if (config.kube.inCluster && config.clusterName === undefined) {
+    r.problems.push('CLUSTER_NAME is required in a cluster: set it to the ingester\'s CLUSTER_NAME for this cluster');
+  }
+  if (config.remoteClusters.some((c) => c.name === config.clusterName)) {
+    r.problems.push('REMOTE_CLUSTERS must not map CLUSTER_NAME, the presenter\'s own cluster');
+  }
   r.throwIfInvalid();
   return config;
 }

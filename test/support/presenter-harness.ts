@@ -26,6 +26,9 @@ export function buildSettings(overrides: Partial<PresenterSettings> = {}): Prese
     replayMaxRows: 10_000,
     authzCacheTtlMs: 30_000,
     authzStrict: false,
+    // The cluster of `buildRecord` rows.
+    clusterName: 'test',
+    remoteClusters: [],
     corsOrigins: ['*'],
     eventsMaxLimit: 1000,
     shutdownTimeoutMs: 5000,
@@ -68,6 +71,10 @@ export interface HarnessOptions {
   accessCheck?: AccessCheck;
   /** How long the namespace catalog is reused (0 by default: read on every request). */
   namespaceRefreshMs?: number;
+  /** Runs the presenter as in a pod: reviews for its own cluster go to this API server (given the harness's simulator). */
+  ownApiServer?: (sim: Simulator) => Promise<{ url: string; caPem?: string }>;
+  /** More clusters whose rows are authorised by the harness's simulator (through `proxyUrl` if given), with the users' main clientconfig. */
+  sameSimClusters?: (string | { name: string; proxyUrl?: string })[];
 }
 
 export async function startPresenterHarness(overrides: Partial<PresenterSettings> = {}, options: HarnessOptions = {}): Promise<PresenterHarness> {
@@ -77,7 +84,18 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
   const admin = new KubeConfig();
   admin.loadFromString(await sim.adminKubeconfig());
   const presenter = await startPresenter({
-    settings: buildSettings(overrides),
+    settings: buildSettings({
+      ...overrides,
+      remoteClusters: [
+        ...(overrides.remoteClusters ?? []),
+        ...(options.sameSimClusters ?? []).map((c) => ({
+          ...(typeof c === 'string' ? { name: c } : c),
+          serverUrl: sim.url,
+          caPem: sim.caPem,
+          secretNameTemplate: '{username}-clientconfig',
+        })),
+      ],
+    }),
     databaseUrl: db.url,
     readSecret: createSecretReader(admin),
     discovery: createDiscoveryClient(admin),
@@ -86,6 +104,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
     consolePage,
+    inClusterApi: options.ownApiServer && (await options.ownApiServer(sim)),
   });
   const sql = createSql(db.url, { max: 2 });
   return {

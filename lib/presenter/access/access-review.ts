@@ -18,29 +18,33 @@ export interface CachedDecision {
   recheckAt: number;
 }
 
-/** Per-user authorisation decisions with a TTL cache, failing closed. */
+/**
+ * Per-user, per-cluster authorisation decisions with a TTL cache, failing closed. `cluster` is a
+ * row's `cluster_name`; the user's credentials for it come from `credentials` (createAuthorizer).
+ */
 export interface Authorizer {
   /** Decisions held (fresh or not yet swept). */
   readonly size: number;
-  /** Users whose credentials are held for background refreshes. */
-  readonly usersWithCredentials: number;
-  /** Drops expired decisions and the credentials of users not asking any more. */
+  /** Drops expired decisions. */
   prune(): void;
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
-  peek(username: string, namespace: string): boolean | undefined;
+  peek(username: string, cluster: string, namespace: string): boolean | undefined;
   /** `peek` with the time until which the answer may be reused (fan-out indexes keep it until then). */
-  peekUntil(username: string, namespace: string): CachedDecision | undefined;
-  /** Whether the user may list events in `namespace` (cluster-wide allow short-circuits). */
-  canList(username: string, creds: UserCredentials, namespace: string): Promise<boolean>;
-  /** `'all'` for a cluster-wide user, else the subset of `candidates` the user may list. */
-  allowedNamespaces(username: string, creds: UserCredentials, candidates: readonly string[]): Promise<'all' | string[]>;
+  peekUntil(username: string, cluster: string, namespace: string): CachedDecision | undefined;
+  /** Whether the user may list events in `namespace` of `cluster` (cluster-wide allow short-circuits). */
+  canList(username: string, cluster: string, namespace: string): Promise<boolean>;
+  /** `'all'` for a user cluster-wide in `cluster`, else the subset of `candidates` the user may list there. */
+  allowedNamespaces(username: string, cluster: string, candidates: readonly string[]): Promise<'all' | string[]>;
   /** Strict mode: the cached `get` decision for the resource in `namespace` when fresh, else undefined. */
-  peekGet(username: string, namespace: string, target: GroupResource): boolean | undefined;
+  peekGet(username: string, cluster: string, namespace: string, target: GroupResource): boolean | undefined;
   /** `peekGet` with the time until which the answer may be reused. */
-  peekGetUntil(username: string, namespace: string, target: GroupResource): CachedDecision | undefined;
-  /** Strict mode: whether the user may `get` the resource in `namespace` (cluster-wide allow short-circuits). */
-  canGet(username: string, creds: UserCredentials, namespace: string, target: GroupResource): Promise<boolean>;
+  peekGetUntil(username: string, cluster: string, namespace: string, target: GroupResource): CachedDecision | undefined;
+  /** Strict mode: whether the user may `get` the resource in `namespace` of `cluster` (cluster-wide allow short-circuits). */
+  canGet(username: string, cluster: string, namespace: string, target: GroupResource): Promise<boolean>;
 }
+
+/** The user's credentials for a cluster's API server; throws when there are none (the review then denies). */
+export type CredentialsForCluster = (username: string, cluster: string) => Promise<UserCredentials>;
 
 /** A SelfSubjectAccessReview for `list events`, sent with the user's own credentials. */
 export const selfSubjectAccessReview: AccessCheck = (creds, namespace) => reviewAsUser(creds, 'list', '', 'events', namespace);
@@ -63,21 +67,35 @@ async function reviewAsUser(creds: UserCredentials, verb: string, group: string,
 
 const clusterKey = '';
 
+/** One question: `list events` (or strict mode's `get` on `target`) in `namespace` of `cluster` ('' = cluster-wide). */
+interface Question {
+  username: string;
+  cluster: string;
+  namespace: string;
+  target?: GroupResource;
+}
+
+const keyOf = ({ username, cluster, namespace, target }: Question) =>
+  `${username}\u0000${cluster}\u0000${namespace}${target ? `\u0000get\u0000${target.group}/${target.resource}` : ''}`;
+
 /**
- * Caches decisions per (user, namespace) — and, for strict mode's `get`, per (user, namespace,
- * group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
+ * Caches decisions per (user, cluster, namespace) — and, for strict mode's `get`, per (user,
+ * cluster, namespace, group/resource) — for `ttlMs` (errors deny and are cached for at most 5 s so
  * a flapping API server is not hammered); concurrent questions share one review, and at most
  * `maxConcurrentReviews` are sent at once, `maxReviewsPerUser` for one user, users served in the
  * order they asked (a user's questions are all answered before a later user's are sent once the
- * slots are full). A revoked
- * permission is therefore seen within `ttlMs`. The cluster-wide decision is asked first and, when
+ * slots are full). Each review is sent with the user's credentials for the question's cluster
+ * (`credentials`), so rights in one cluster never answer for another; no credentials (an error
+ * with code `no_credentials`) denies for `ttlMs`. A
+ * revoked permission is seen within `ttlMs`. The cluster-wide decision is asked first and, when
  * allowed, no namespace is asked. At most `maxEntries` decisions are kept, and `prune` drops the
- * expired ones and the credentials of users that stopped asking.
+ * expired ones.
  */
 export function createAuthorizer(options: {
   check: AccessCheck;
   /** Strict mode's `get` review (default: a SelfSubjectAccessReview as the user). */
   checkGet?: GetCheck;
+  credentials: CredentialsForCluster;
   ttlMs: number;
   log: Logger;
   metrics: PresenterMetrics;
@@ -86,20 +104,14 @@ export function createAuthorizer(options: {
   maxConcurrentReviews?: number;
   /** Reviews sent at once for one user (default 4). */
   maxReviewsPerUser?: number;
-  /** Most decisions kept (and users' credentials), the oldest written dropped first (default 100,000). */
+  /** Most decisions kept, the oldest written dropped first (default 100,000). */
   maxEntries?: number;
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
   // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
-  const maxEntries = options.maxEntries ?? 100_000;
-  const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(maxEntries);
+  const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(options.maxEntries ?? 100_000);
   const inFlight = new Map<string, Promise<boolean>>();
-  // The credentials each user last asked with, so a decision can be refreshed from the hot path;
-  // dropped (private key included) once neither asked with nor refreshed for a TTL.
-  const credsOf = new ExpiringMap<{ creds: UserCredentials; expiresAt: number }>(maxEntries);
-  const keyOf = (username: string, namespace: string) => `${username}\u0000${namespace}`;
-  const getKeyOf = (username: string, namespace: string, t: GroupResource) => `${keyOf(username, namespace)}\u0000get\u0000${t.group}/${t.resource}`;
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
   /**
@@ -107,47 +119,53 @@ export function createAuthorizer(options: {
    * being used is re-asked in the background, so streams rarely wait for a review (no latency spike
    * every TTL) and a revocation is still seen within the TTL.
    */
-  const freshEntry = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }): CachedDecision | undefined => {
+  const freshEntry = (question: Question, refresh: boolean): CachedDecision | undefined => {
+    const key = keyOf(question);
     const entry = cache.get(key);
     if (!entry) return undefined;
     const at = now();
     if (entry.expiresAt <= at) return undefined;
     if (at < entry.refreshAt) return { allowed: entry.allowed, recheckAt: entry.refreshAt };
-    if (refresh && !inFlight.has(key)) {
-      const held = credsOf.get(refresh.username);
-      if (held && held.expiresAt > at) {
-        held.expiresAt = at + options.ttlMs;
-        void review(key, refresh.username, held.creds, refresh.namespace, refresh.target);
-      }
-    }
+    if (refresh && !inFlight.has(key)) void review(key, question);
     // Being refreshed: the refreshed answer replaces it by expiry at the latest.
     return { allowed: entry.allowed, recheckAt: entry.expiresAt };
   };
-  const fresh = (key: string, refresh?: { username: string; namespace: string; target?: GroupResource }) => freshEntry(key, refresh)?.allowed;
   const both = (first: CachedDecision, second: CachedDecision | undefined): CachedDecision | undefined =>
     second && { allowed: second.allowed, recheckAt: Math.min(first.recheckAt, second.recheckAt) };
 
-  const decide = (username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
-    credsOf.set(username, { creds, expiresAt: now() + options.ttlMs });
-    const key = target ? getKeyOf(username, namespace, target) : keyOf(username, namespace);
-    const cached = fresh(key);
+  const decide = (question: Question): Promise<boolean> => {
+    const key = keyOf(question);
+    const cached = freshEntry(question, false)?.allowed;
     if (cached !== undefined) {
       metrics.authzCacheHits.add(1);
       return Promise.resolve(cached);
     }
-    return inFlight.get(key) ?? review(key, username, creds, namespace, target);
+    return inFlight.get(key) ?? review(key, question);
   };
 
   const scheduler = createReviewScheduler(options);
 
-  const review = (key: string, username: string, creds: UserCredentials, namespace: string, target?: GroupResource): Promise<boolean> => {
-    metrics.authzCacheMisses.add(1);
+  const ask = async ({ username, cluster, namespace, target }: Question): Promise<boolean> => {
+    const creds = await options.credentials(username, cluster);
     const scope = namespace === clusterKey ? undefined : namespace;
-    const answer = scheduler.run(username, () => (target ? checkGet(creds, target, scope) : options.check(creds, scope)))
+    return target ? checkGet(creds, target, scope) : options.check(creds, scope);
+  };
+
+  const review = (key: string, question: Question): Promise<boolean> => {
+    metrics.authzCacheMisses.add(1);
+    const { username, cluster, namespace, target } = question;
+    const answer = scheduler.run(username, () => ask(question))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {
-          options.log.warn('access review failed, denying', { user: username, namespace, resource: target?.resource ?? 'events', ...errorFields(err) });
+          const fields = { user: username, cluster, namespace, resource: target?.resource ?? 'events', ...errorFields(err) };
+          // No credentials for the cluster (no mapping, no Secret) is a steady state, not an outage:
+          // the credential store re-reads the Secret within the TTL, so the denial may last as long.
+          if ((err as { code?: unknown }).code === 'no_credentials') {
+            options.log.debug('no credentials for the cluster, denying', fields);
+            return { allowed: false, ttlMs: options.ttlMs };
+          }
+          options.log.warn('access review failed, denying', fields);
           return { allowed: false, ttlMs: Math.min(options.ttlMs, 5000) };
         },
       )
@@ -162,45 +180,39 @@ export function createAuthorizer(options: {
     return answer;
   };
 
-  const peekUntil = (username: string, namespace: string): CachedDecision | undefined => {
-    const cluster = freshEntry(keyOf(username, clusterKey), { username, namespace: clusterKey });
-    if (cluster === undefined || cluster.allowed) return cluster;
-    return both(cluster, freshEntry(keyOf(username, namespace), { username, namespace }));
+  const peekUntil = (username: string, cluster: string, namespace: string): CachedDecision | undefined => {
+    const wide = freshEntry({ username, cluster, namespace: clusterKey }, true);
+    if (wide === undefined || wide.allowed) return wide;
+    return both(wide, freshEntry({ username, cluster, namespace }, true));
   };
-  const peekGetUntil = (username: string, namespace: string, target: GroupResource): CachedDecision | undefined => {
-    const cluster = freshEntry(getKeyOf(username, clusterKey, target), { username, namespace: clusterKey, target });
-    if (cluster === undefined || cluster.allowed || !target.namespaced) return cluster;
-    return both(cluster, freshEntry(getKeyOf(username, namespace, target), { username, namespace, target }));
+  const peekGetUntil = (username: string, cluster: string, namespace: string, target: GroupResource): CachedDecision | undefined => {
+    const wide = freshEntry({ username, cluster, namespace: clusterKey, target }, true);
+    if (wide === undefined || wide.allowed || !target.namespaced) return wide;
+    return both(wide, freshEntry({ username, cluster, namespace, target }, true));
   };
 
   return {
     get size() {
       return cache.size;
     },
-    get usersWithCredentials() {
-      return credsOf.size;
-    },
-    prune() {
-      cache.prune(now());
-      credsOf.prune(now());
-    },
-    peek: (username, namespace) => peekUntil(username, namespace)?.allowed,
+    prune: () => cache.prune(now()),
+    peek: (username, cluster, namespace) => peekUntil(username, cluster, namespace)?.allowed,
     peekUntil,
-    async canList(username, creds, namespace) {
-      if (await decide(username, creds, clusterKey)) return true;
-      return await decide(username, creds, namespace);
+    async canList(username, cluster, namespace) {
+      if (await decide({ username, cluster, namespace: clusterKey })) return true;
+      return await decide({ username, cluster, namespace });
     },
-    async allowedNamespaces(username, creds, candidates) {
-      if (await decide(username, creds, clusterKey)) return 'all';
-      const decisions = await Promise.all(candidates.map((ns) => decide(username, creds, ns)));
+    async allowedNamespaces(username, cluster, candidates) {
+      if (await decide({ username, cluster, namespace: clusterKey })) return 'all';
+      const decisions = await Promise.all(candidates.map((namespace) => decide({ username, cluster, namespace })));
       return candidates.filter((_, i) => decisions[i]);
     },
-    peekGet: (username, namespace, target) => peekGetUntil(username, namespace, target)?.allowed,
+    peekGet: (username, cluster, namespace, target) => peekGetUntil(username, cluster, namespace, target)?.allowed,
     peekGetUntil,
-    async canGet(username, creds, namespace, target) {
-      if (await decide(username, creds, clusterKey, target)) return true;
+    async canGet(username, cluster, namespace, target) {
+      if (await decide({ username, cluster, namespace: clusterKey, target })) return true;
       if (!target.namespaced) return false;
-      return await decide(username, creds, namespace, target);
+      return await decide({ username, cluster, namespace, target });
     },
   };
 }

@@ -7,6 +7,8 @@ export interface UserCredentials {
   certPem?: string;
   keyPem?: string;
   token?: string;
+  /** HTTP CONNECT proxy to the API server (clientconfig `proxy-url`, or the cluster's configured one). */
+  proxyUrl?: string;
 }
 
 /** Reads a Secret's `data` (base64 values); resolves undefined when the Secret does not exist. */
@@ -14,13 +16,16 @@ export type SecretReader = (namespace: string, name: string) => Promise<Record<s
 
 /** Resolves a username to its Kubernetes credentials. */
 export interface CredentialStore {
-  /** Throws AuthError `no_credentials` when the user has no usable clientconfig Secret. */
-  get(username: string): Promise<UserCredentials>;
-  /** The user's credentials (cached): undefined when the Secret is gone or unusable; throws when it cannot be read. */
-  current(username: string): Promise<UserCredentials | undefined>;
+  /**
+   * The credentials in Secret `secretName` (default `<username>-clientconfig`, the user's main one).
+   * Throws AuthError `no_credentials` when the Secret is missing or unusable.
+   */
+  get(username: string, secretName?: string): Promise<UserCredentials>;
+  /** The same, cached: undefined when the Secret is missing or unusable; throws when it cannot be read. */
+  current(username: string, secretName?: string): Promise<UserCredentials | undefined>;
   /** Drops entries older than the TTL: a user's private key leaves memory once unused. */
   prune(): void;
-  /** Users whose credentials are held. */
+  /** Secrets whose credentials are held. */
   readonly size: number;
 }
 
@@ -35,23 +40,26 @@ const decodePem = (value: string | undefined): string | undefined => {
   return inner.startsWith('-----BEGIN') ? inner : text;
 };
 
-/** Decodes Krateo's clientconfig Secret data; undefined when `server-url` or every credential is missing. */
+/**
+ * Decodes Krateo's clientconfig Secret data (plus an optional `proxy-url`); undefined when every
+ * credential is missing. `serverUrl` is '' when `server-url` is missing (usable only where the
+ * cluster's server is configured, not read from the Secret).
+ */
 export function parseClientConfig(data: Record<string, string>): UserCredentials | undefined {
-  const serverUrl = decode(data['server-url']);
-  if (!serverUrl) return undefined;
   const creds: UserCredentials = {
-    serverUrl: serverUrl.trim(),
+    serverUrl: decode(data['server-url'])?.trim() ?? '',
     caPem: decodePem(data['certificate-authority-data']),
     certPem: decodePem(data['client-certificate-data']),
     keyPem: decodePem(data['client-key-data']),
     token: decode(data.token)?.trim(),
+    proxyUrl: decode(data['proxy-url'])?.trim(),
   };
   const hasCert = creds.certPem !== undefined && creds.keyPem !== undefined;
   return hasCert || creds.token ? creds : undefined;
 }
 
 /**
- * Caches each user's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
+ * Caches each Secret's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
  * that time; concurrent lookups for one user share one read. Read errors are not cached; `get`
  * turns them into `no_credentials` (failing closed), a missing Secret too. Entries are written in
  * expiry order, so each lookup (and `prune`) drops the expired ones from the oldest end: nothing
@@ -67,21 +75,21 @@ export function createCredentialStore(options: {
   const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined> }>();
   const prune = () => {
     const at = now();
-    for (const [username, entry] of cache) {
+    for (const [secretName, entry] of cache) {
       if (entry.expiresAt > at) break;
-      cache.delete(username);
+      cache.delete(secretName);
     }
   };
-  const current = (username: string) => {
+  const current = (username: string, secretName = `${username}-clientconfig`) => {
     prune();
-    let entry = cache.get(username);
+    let entry = cache.get(secretName);
     if (!entry) {
-      const value = options.readSecret(options.namespace, `${username}-clientconfig`).then((data) =>
+      const value = options.readSecret(options.namespace, secretName).then((data) =>
         data === undefined ? undefined : parseClientConfig(data),
       );
       const created = (entry = { expiresAt: now() + options.ttlMs, value });
-      cache.set(username, created);
-      value.catch(() => cache.get(username) === created && cache.delete(username));
+      cache.set(secretName, created);
+      value.catch(() => cache.get(secretName) === created && cache.delete(secretName));
     }
     return entry.value;
   };
@@ -91,10 +99,10 @@ export function createCredentialStore(options: {
     get size() {
       return cache.size;
     },
-    async get(username) {
+    async get(username, secretName) {
       let creds: UserCredentials | undefined;
       try {
-        creds = await current(username);
+        creds = await current(username, secretName);
       } catch {
         creds = undefined;
       }
@@ -105,8 +113,9 @@ export function createCredentialStore(options: {
 }
 
 /**
- * Calls the user's API server as the user (client certificate and/or bearer token, the Secret's CA)
- * and returns the parsed JSON body. Throws an Error with `code` = HTTP status on a non-2xx answer.
+ * Calls the user's API server as the user (client certificate and/or bearer token, the given CA,
+ * through `proxyUrl` when set: Bun's fetch tunnels with CONNECT) and returns the parsed JSON body.
+ * Throws an Error with `code` = HTTP status on a non-2xx answer.
  */
 export async function requestAsUser(
   creds: UserCredentials,
@@ -124,6 +133,7 @@ export async function requestAsUser(
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: signal ?? AbortSignal.timeout(10_000),
     tls: { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem },
+    ...(creds.proxyUrl ? { proxy: creds.proxyUrl } : {}),
   });
   if (!response.ok) {
     await response.body?.cancel();

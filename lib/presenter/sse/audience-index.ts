@@ -2,7 +2,7 @@ import type { StoredEvent } from '../../storage/event-store.ts';
 import type { EventVisibility } from '../access/event-visibility.ts';
 import type { SubscriberGroups, UserGroup } from './subscribers.ts';
 
-/** Keys (namespace, or namespace and kind) whose visibility the index remembers before starting over. */
+/** Keys (cluster and namespace, plus the kind in strict mode) whose visibility the index remembers before starting over. */
 const maxIndexedKeys = 50_000;
 
 /** Which groups may see one key, as last decided. */
@@ -39,7 +39,7 @@ export function createAudienceIndex(options: { visibility: EventVisibility; grou
           const still: UserGroup[] = [];
           for (const group of entry.unknown) {
             if (!groups.isCurrent(group)) continue;
-            const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+            const decision = visibility.peekDecision(group.username, row.cluster_name, row.namespace, row.resource_kind);
             if (decision === undefined) still.push(group);
             else {
               if (decision.allowed) entry.allowed.push(group);
@@ -53,7 +53,7 @@ export function createAudienceIndex(options: { visibility: EventVisibility; grou
       if (index.size >= maxIndexedKeys) index.clear();
       entry = { version: groups.version, recheckAt: Number.POSITIVE_INFINITY, allowed: [], unknown: [] };
       for (const group of groups.values()) {
-        const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+        const decision = visibility.peekDecision(group.username, row.cluster_name, row.namespace, row.resource_kind);
         if (decision === undefined) entry.unknown.push(group);
         else {
           if (decision.allowed) entry.allowed.push(group);

@@ -57,12 +57,12 @@ export function createCatchUp(options: {
     let k = lo;
     for (; k < end; k++) {
       const { row } = recent.at(k);
-      const decision = visibility.peekDecision(group.username, row.namespace, row.resource_kind);
+      const decision = visibility.peekDecision(group.username, row.cluster_name, row.namespace, row.resource_kind);
       if (decision === undefined) {
         // Ask every missing decision among the rows held at once, not one per round trip.
         for (let j = k; j < last; j++) {
           const other = recent.at(j).row;
-          if (visibility.peekDecision(group.username, other.namespace, other.resource_kind) === undefined) missing.push(other);
+          if (visibility.peekDecision(group.username, other.cluster_name, other.namespace, other.resource_kind) === undefined) missing.push(other);
         }
         break;
       }
@@ -90,11 +90,11 @@ export function createCatchUp(options: {
           if (missing.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           else {
             const asked = new Map<string, StoredEvent>();
-            for (const row of missing) asked.set(visibility.keyOf(row.namespace, row.resource_kind), row);
-            const needed = [...asked.values()].map((row) => visibility.canSee(group.username, group.creds, row.namespace, row.resource_kind));
+            for (const row of missing) asked.set(visibility.keyOf(row.cluster_name, row.namespace, row.resource_kind), row);
+            const needed = [...asked.values()].map((row) => visibility.canSee(group.username, row.cluster_name, row.namespace, row.resource_kind));
             // The rest of the user's decisions in the same round (reviews go out in the order
             // asked): a user warming up is then done in one wait, not one per new namespace.
-            const rest = catalog.list().then((candidates) => visibility.scope(group.username, group.creds, candidates));
+            const rest = catalog.list().then((candidates) => visibility.scope(group.username, candidates));
             await Promise.all([...needed, rest]);
           }
           continue;
@@ -103,16 +103,16 @@ export function createCatchUp(options: {
         // so the candidates read next cover every row up to `until`.
         const until = cursor();
         const candidates = await catalog.list();
-        const scope = await visibility.scope(group.username, group.creds, candidates);
+        const scope = await visibility.scope(group.username, candidates);
         if (signal.aborted || !groups.isCurrent(group)) return;
         const after: number = group.behind;
         const rows =
-          scope !== 'all' && scope.length === 0
+          scope.length === 0
             ? []
             : await readEventsAfter(sql, {
                 afterSeq: after,
                 limit: batchRows,
-                where: scope === 'all' ? sql`seq <= ${until}` : sql`seq <= ${until} and ${scopeToSql(sql, scope)}`,
+                where: sql`seq <= ${until} and ${scopeToSql(sql, scope)}`,
               });
         for (let a = 0; a < rows.length; a += passRows) {
           if (a > 0) await new Promise<void>((resolve) => setImmediate(resolve));

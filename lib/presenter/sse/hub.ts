@@ -138,7 +138,7 @@ export function createSseHub(options: {
   });
 
   const deliver = async (rows: StoredEvent[]) => {
-    const rowKeys = rows.map((r) => visibility.keyOf(r.namespace, r.resource_kind));
+    const rowKeys = rows.map((r) => visibility.keyOf(r.cluster_name, r.namespace, r.resource_kind));
     const seen = new Set<string>();
     rows.forEach((row, i) => {
       if (seen.has(rowKeys[i]!)) return;
@@ -239,7 +239,7 @@ export function createSseHub(options: {
       metrics.sseClientsConnected.add(1);
       if (resuming) {
         replayInto(stream, {
-          sql, visibility, catalog, username, creds, filters,
+          sql, visibility, catalog, username, filters,
           afterSeq: resumeAfterSeq, untilSeq: replayUntil,
           maxRows: settings.replayMaxRows, batchRows, metrics,
         })

@@ -6,7 +6,6 @@ import { andAll, filtersToSql, type EventFilters } from '../core/filters.ts';
 import type { PresenterMetrics } from '../core/metrics.ts';
 import { encodeEventFrame } from './frames.ts';
 import type { SseStream } from './stream.ts';
-import type { UserCredentials } from '../access/user-credentials.ts';
 
 /**
  * Writes the stored rows with `afterSeq < seq <= untilSeq` that the user may see (authorised again,
@@ -21,7 +20,6 @@ export async function replayInto(
     visibility: EventVisibility;
     catalog: NamespaceCatalog;
     username: string;
-    creds: UserCredentials;
     filters: EventFilters;
     afterSeq: number;
     untilSeq: number;
@@ -32,12 +30,12 @@ export async function replayInto(
 ): Promise<boolean> {
   const { sql } = options;
   const candidates = options.filters.equal.namespace ?? (await options.catalog.list());
-  const scope = await options.visibility.scope(options.username, options.creds, candidates, options.filters.equal.kind);
-  if (scope !== 'all' && scope.length === 0) return !stream.closed;
+  const scope = await options.visibility.scope(options.username, candidates, { clusters: options.filters.equal.cluster, kinds: options.filters.equal.kind });
+  if (scope.length === 0) return !stream.closed;
   const where = andAll(sql, [
     sql`seq <= ${options.untilSeq}`,
     filtersToSql(sql, options.filters),
-    ...(scope === 'all' ? [] : [scopeToSql(sql, scope)]),
+    scopeToSql(sql, scope),
   ]);
   let after = options.afterSeq;
   let written = 0;
