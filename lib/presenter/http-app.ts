@@ -122,6 +122,16 @@ export function createPresenterApp(deps: PresenterAppDeps) {
   };
 
   const inFlight = createPerKeyLimit(deps.eventsMaxConcurrentPerUser);
+  const admit = (username: string) => {
+    const release = inFlight.tryAcquire(username);
+    if (!release) throw new LimitError('too_many_requests', 'too many /events requests in flight for this user', 429, 1);
+    return release;
+  };
+  // Only namespaces that hold events can match: any other filter value costs no review.
+  const candidateNamespaces = async (wanted: readonly string[] | undefined) => {
+    const stored = await deps.catalog.list();
+    return wanted ? wanted.filter(Set.prototype.has, new Set(stored)) : stored;
+  };
   const events = async (request: Request, input: () => Promise<FilterInput>) => {
     const started = performance.now();
     const cors = corsHeaders(deps.corsOrigins, request);
@@ -129,13 +139,9 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     let release: (() => void) | undefined;
     try {
       const { identity } = await authenticate(request, false);
-      release = inFlight.tryAcquire(identity.username);
-      if (!release) throw new LimitError('too_many_requests', 'too many /events requests in flight for this user', 429, 1);
+      release = admit(identity.username);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
-      // Only namespaces that hold events can match: any other filter value costs no review.
-      const stored = await deps.catalog.list();
-      const wanted = parsed.filters.equal.namespace;
-      const candidates = wanted ? wanted.filter(Set.prototype.has, new Set(stored)) : stored;
+      const candidates = await candidateNamespaces(parsed.filters.equal.namespace);
       const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
@@ -215,7 +221,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors, 413: errorBody },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
-    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), admit, candidateNamespaces, fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);
