@@ -56,7 +56,8 @@ export function createSql(
       application_name: options.applicationName ?? 'events-stack',
       // Sent at connect: PostgreSQL cancels a longer statement with SQLSTATE 57014.
       ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: Math.ceil(options.statementTimeoutMs) }),
-      ...(options.parallelWorkers === undefined ? {} : { max_parallel_workers_per_gather: options.parallelWorkers }),
+      // As text: postgres.js leaves out startup parameters whose value is falsy, so a number 0 was never sent.
+      ...(options.parallelWorkers === undefined ? {} : { max_parallel_workers_per_gather: String(options.parallelWorkers) }),
     },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
