@@ -158,7 +158,7 @@ describe('presenter configuration', () => {
       corsOrigins: ['*'],
       eventsMaxLimit: 1000,
       eventsMaxConcurrentPerUser: 4,
-      eventsPoolSize: 4,
+      eventsPoolSize: 2,
       eventsQueryTimeoutMs: 10_000,
       sseMaxStreams: 50_000,
       sseMaxStreamsPerUser: 20,

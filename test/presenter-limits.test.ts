@@ -3,7 +3,9 @@
 // statement timeout, and /readyz answered on connections history cannot take.
 import { describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
+import { createSql } from '../lib/storage/db.ts';
 import { buildRecord } from './support/builders.ts';
+import { createTestDatabase } from './support/pg.ts';
 import { listEventsIn, startPresenterHarness, waitFor, type PresenterHarness } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';
 
@@ -138,6 +140,18 @@ describe('presenter limits', () => {
       retryAfter: '5',
       body: { code: 'query_timeout', message: 'the history query took too long; narrow the filters (namespace, since) or retry later' },
     });
+  });
+
+  test('a pool created with a statement timeout and no parallel workers has both settings on its connections', async () => {
+    await using db = await createTestDatabase();
+    const pool = createSql(db.url, { max: 1, fetchTypes: false, statementTimeoutMs: 1234, parallelWorkers: 0 });
+    try {
+      const [settings] = await pool<{ timeout: string; workers: string }[]>`
+        select current_setting('statement_timeout') as timeout, current_setting('max_parallel_workers_per_gather') as workers`;
+      expect(settings).toEqual({ timeout: '1234ms', workers: '0' });
+    } finally {
+      await pool.end();
+    }
   });
 
   test('/readyz answers while every history connection is taken', async () => {

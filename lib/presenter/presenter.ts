@@ -39,7 +39,7 @@ type LimitSetting =
 export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
   authzCacheMaxEntries: 100_000,
   eventsMaxConcurrentPerUser: 4,
-  eventsPoolSize: 4,
+  eventsPoolSize: 2,
   eventsQueryTimeoutMs: 10_000,
   sseMaxStreams: 50_000,
   sseMaxStreamsPerUser: 20,
