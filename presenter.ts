@@ -30,6 +30,7 @@ const presenter = await startOrExit(log, telemetry, () =>
         settings: { ...config, clusterName },
         inClusterApi: inClusterApi && { url: inClusterApi.url, caPem: existsSync(inClusterApi.caFile) ? readFileSync(inClusterApi.caFile, 'utf8') : undefined },
         databaseUrl: config.db.url,
+        databaseSchema: config.db.schema,
         readSecret: createSecretReader(kubeConfig),
         discovery: createDiscoveryClient(kubeConfig),
         log,

@@ -23,12 +23,14 @@ const seconds = numberFlag('seconds', 20);
 const loads = numberFlag('loads', 5);
 const screenshot = flag('screenshot');
 const root = join(import.meta.dir, '..');
+// The dev stack's cluster (dev/stack.ts): the presenter hides rows of any cluster it has no route to.
+const devClusterName = 'demo';
 
 /** Stores `count` generated events, each a distinct Event (one list row), spread over the last 50 minutes (inside the page's default 1 h window). */
 async function prefill(url: string, count: number): Promise<void> {
   const sql = createSql(url, { max: 1 });
   const nowMs = Date.now();
-  const records = toRecords(generateStoredEvents(count)).map((r, i) => ({
+  const records = toRecords(generateStoredEvents(count), devClusterName).map((r, i) => ({
     ...r,
     uid: `prefill-${i}`,
     global_uid: `${r.cluster_name}:prefill-${i}`,
@@ -41,7 +43,7 @@ async function prefill(url: string, count: number): Promise<void> {
 /** Commits `perSecond` new events every second (in tenths) until stopped; returns the count written. */
 function startArrivals(url: string, perSecond: number) {
   const sql = createSql(url, { max: 1 });
-  const pool = toRecords(generateStoredEvents(Math.max(1000, perSecond * 200), { seed: 7 }));
+  const pool = toRecords(generateStoredEvents(Math.max(1000, perSecond * 200), { seed: 7 }), devClusterName);
   let written = 0;
   let running = true;
   const loop = (async () => {

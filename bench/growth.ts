@@ -99,7 +99,7 @@ async function growTo(target: number): Promise<void> {
   }
   // Nobody reads during the fill: the NOTIFY trigger's transition table would spool every copied
   // row, and the commit-order lock would serialise the fill connections.
-  await admin`alter table k8s_events disable trigger k8s_events_notify`;
+  await admin`alter table k8s_events disable trigger k8s_events_notify_statement`;
   await admin`alter table k8s_events disable trigger k8s_events_lock_seq`;
   try {
     await onPool(statements, async (statement) => {
@@ -107,7 +107,7 @@ async function growTo(target: number): Promise<void> {
       n += inserted;
     });
   } finally {
-    await admin`alter table k8s_events enable trigger k8s_events_notify`;
+    await admin`alter table k8s_events enable trigger k8s_events_notify_statement`;
     await admin`alter table k8s_events enable trigger k8s_events_lock_seq`;
   }
   const fillSeconds = (performance.now() - started) / 1000;

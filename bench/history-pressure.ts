@@ -55,7 +55,7 @@ for (let d = 0; d < days; d++) {
       involved_object_uid, event_type, reason, message, raw, resource_version, count)
     select ts, 'bench', u, 'bench/' || u, 'ns-' || (o % ${namespaces}), 'v1.Pod', 'pod-' || o, 'obj-' || o,
            case when i % 10 = 0 then 'Warning' else 'Normal' end, (array['Pulled','Created','Started','BackOff','Scheduled'])[1 + i % 5],
-           'container event number ' || i || ' for pod-' || o, '{}'::jsonb, i::text, 1 + i % 4
+           'container event number ' || i || ' for pod-' || o, '{}', i::text, 1 + i % 4
     from (select i, ${firstDay + d * dayMs} + (i::bigint * ${dayMs}) / ${perDay} as ms, i / 4 + ${d * perDay} as o,
                  'd${d}-' || (i / 2) as u
           from generate_series(0, ${perDay - 1}) i) g,
@@ -112,7 +112,7 @@ const producer = (async () => {
     stampOf.set(name, nowMs());
     await writer`
       insert into k8s_events (created_at, cluster_name, uid, global_uid, namespace, resource_kind, resource_name, event_type, raw, resource_version)
-      values (now(), 'bench', ${name}, ${`bench/${name}`}, ${liveNamespace}, 'v1.Pod', ${name}, 'Normal', '{}'::jsonb, '1')`;
+      values (now(), 'bench', ${name}, ${`bench/${name}`}, ${liveNamespace}, 'v1.Pod', ${name}, 'Normal', '{}', '1')`;
     await Bun.sleep(intervalMs);
   }
   await writer.end();

@@ -30,7 +30,7 @@ async function measure(env: Record<string, string>): Promise<number[]> {
   await ingester.ready();
   // [arrival epoch ms, max_seq] in arrival order.
   const notifications: [number, number][] = [];
-  const { unlisten } = await sql.listen('events', (payload) => notifications.push([nowMs(), Number(JSON.parse(payload).max_seq)]));
+  const { unlisten } = await sql.listen('events_stack', (payload) => notifications.push([nowMs(), Number(JSON.parse(payload).max_seq)]));
   const producer = startOpenLoop(bench.sim, generator, rate);
   await Bun.sleep(warmupSeconds * 1000);
   const windowStart = nowMs();

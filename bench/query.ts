@@ -87,6 +87,38 @@ const cases: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'first page, namespace=one, kind=v1.Pod', run: page({ namespace: gen.namespaces[3]!, kind: 'v1.Pod' }, everything) },
 ];
 
+// Every /events filter alone, with a value that matches and one that matches nothing (the costly
+// case without an index: the newest-first walk finds no row to stop at).
+const [sample] = await admin<Record<string, string>[]>`
+  select resource_name, reason, involved_object_uid, cluster_name, labels::text as labels
+  from k8s_events where labels is not null and involved_object_uid is not null and reason is not null order by seq desc limit 1`;
+const label = Object.entries(JSON.parse(sample!.labels!) as Record<string, string>)[0]!;
+const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+const fiveDaysAgo = new Date(Date.now() - 5 * dayMs).toISOString();
+const filterCases: [string, FilterInput][] = [
+  ['namespace=one', { namespace: gen.namespaces[3]! }],
+  ['namespace=no match', { namespace: 'no-such-namespace' }],
+  ['kind=v1.Pod', { kind: 'v1.Pod' }],
+  ['kind=no match', { kind: 'v1.NoSuchKind' }],
+  ['name=existing', { name: sample!.resource_name! }],
+  ['name=no match', { name: 'no-such-pod' }],
+  ['type=Warning', { type: 'Warning' }],
+  ['type=no match', { type: 'NoSuchType' }],
+  ['reason=existing', { reason: sample!.reason! }],
+  ['reason=no match', { reason: 'NoSuchReason' }],
+  ['labels=existing', { labels: `${label[0]}=${label[1]}` }],
+  ['labels=no match', { labels: 'no=such' }],
+  ['composition_id=no match', { composition_id: '00000000-0000-4000-8000-000000000000' }],
+  ['involved_object_uid=existing', { involved_object_uid: sample!.involved_object_uid! }],
+  ['involved_object_uid=no match', { involved_object_uid: 'no-such-uid' }],
+  ['cluster=existing', { cluster: sample!.cluster_name! }],
+  ['cluster=no match', { cluster: 'no-such-cluster' }],
+  ['since=1h ago', { since: hourAgo }],
+  ['until=5 days ago', { until: fiveDaysAgo }],
+];
+for (const [name, input] of filterCases) cases.push({ name: `filter ${name}, admin`, run: page(input, everything) });
+for (const [name, input] of filterCases.filter(([n]) => n.endsWith('no match'))) cases.push({ name: `filter ${name}, RBAC 20 namespaces`, run: page(input, limited) });
+
 // Deep pages: a cursor half-way back (day 5), and the 200th page reached by following cursors.
 const first = await queryEvents(sql, parseEventsRequest({}, { maxLimit: 1000 }), limited);
 const firstCursor = decodeEventsCursor(first.cursor!);
@@ -127,6 +159,12 @@ const explain = await admin.unsafe(`explain (analyze, buffers, costs off)
     and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))
   order by e.created_at desc, e.seq desc limit 51`);
 log(`plan of 'type=Warning, RBAC 20':\n${explain.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}`);
+const noMatch = await admin.unsafe(`explain (analyze, buffers, costs off)
+  select e.seq from k8s_events e
+  where e.seq <= ${firstCursor.maxSeq} and e.resource_name = 'no-such-pod'
+    and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))
+  order by e.created_at desc, e.seq desc limit 51`);
+log(`plan of 'name=no-such-pod', admin:\n${noMatch.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}`);
 await sql.end();
 await admin.end();
 printResults(rows, { machine: machineInfo(), postgres: db.version, table_rows: rowCount, partitions, iterations });

@@ -18,7 +18,6 @@ const total = numberFlag('events', 100_000);
 const tls = flag('plain-http') === undefined;
 
 await using db = await openBenchDatabase();
-const admin = postgres(db.url, { max: 1, onnotice: () => {} });
 const generator = createEventGenerator({ seed: 21, updateShare: 0 });
 const bench = await startBenchSimulator({ tls, generator });
 log(`creating ${total} events in the simulator`);
@@ -32,61 +31,75 @@ const records: EventRecord[] = stored.map((event) => {
 });
 const shape = describeRecords(records);
 
-// Baseline: the database work alone (half new, half conflicting), insertEventRows, 1000-row batches.
-const writer = createSql(db.url, { max: 1 });
-const half = records.filter((_, i) => i % 2 === 0);
-for (const batch of toBatches(half, 1000)) await insertEventRows(writer, batch);
-await admin`checkpoint`;
-let t = performance.now();
-for (const batch of toBatches(records, 1000)) await insertEventRows(writer, batch);
-const baselineSeconds = (performance.now() - t) / 1000;
-log(`baseline (insertEventRows, half conflicting) ${baselineSeconds.toFixed(2)} s`);
-// Reset to the half-stored state.
-await admin`truncate k8s_events`;
-for (const batch of toBatches(half, 1000)) await insertEventRows(writer, batch);
-await writer.end();
-await admin`checkpoint`;
+/** The relist on the database at `url`: baseline (insertEventRows alone), then the spawned ingester. */
+async function measureRelist(url: string) {
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  // Baseline: the database work alone (half new, half conflicting), insertEventRows, 1000-row batches.
+  const writer = createSql(url, { max: 1 });
+  const half = records.filter((_, i) => i % 2 === 0);
+  for (const batch of toBatches(half, 1000)) await insertEventRows(writer, batch);
+  await admin`checkpoint`;
+  let t = performance.now();
+  for (const batch of toBatches(records, 1000)) await insertEventRows(writer, batch);
+  const baselineSeconds = (performance.now() - t) / 1000;
+  log(`baseline (insertEventRows, half conflicting) ${baselineSeconds.toFixed(2)} s`);
+  // Reset to the half-stored state.
+  await admin`truncate k8s_events`;
+  for (const batch of toBatches(half, 1000)) await insertEventRows(writer, batch);
+  await writer.end();
+  await admin`checkpoint`;
 
-t = performance.now();
-const spawnedAtMs = Date.now();
-const cpu0 = { sim: processCpuSeconds(process.pid), pg: postgresCpuSeconds(db.embedded?.pid), machine: machineBusySeconds() };
-const ingester = await spawnIngester({ databaseUrl: db.url, kubeconfigPath: bench.kubeconfigPath, cpuProfileDir: flag('profile-dir') });
-let committed = 0;
-let readyMs: number | undefined;
-void ingester.ready(60_000).then((ms) => (readyMs = ms), () => {});
-const deadline = t + 120_000;
-while (performance.now() < deadline) {
-  const [row] = await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`;
-  committed = row?.n ?? 0;
-  if (committed >= total) break;
-  await Bun.sleep(20);
+  t = performance.now();
+  const spawnedAtMs = Date.now();
+  const cpu0 = { sim: processCpuSeconds(process.pid), pg: postgresCpuSeconds(db.embedded?.pid), machine: machineBusySeconds() };
+  const ingester = await spawnIngester({ databaseUrl: url, kubeconfigPath: bench.kubeconfigPath, cpuProfileDir: flag('profile-dir') });
+  let committed = 0;
+  let readyMs: number | undefined;
+  void ingester.ready(60_000).then((ms) => (readyMs = ms), () => {});
+  const deadline = t + 120_000;
+  while (performance.now() < deadline) {
+    const [row] = await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`;
+    committed = row?.n ?? 0;
+    if (committed >= total) break;
+    await Bun.sleep(20);
+  }
+  const seconds = (performance.now() - t) / 1000;
+  // CPU over the burst (the simulator shares the benchmark's process with its polling).
+  const cpu = {
+    ingester: +ingester.cpuSeconds().toFixed(1),
+    postgres: +(postgresCpuSeconds(db.embedded?.pid) - cpu0.pg).toFixed(1),
+    simulator: +(processCpuSeconds(process.pid) - cpu0.sim).toFixed(1),
+    machine_busy: +(machineBusySeconds() - cpu0.machine).toFixed(1),
+  };
+  log(`cpu: ingester ${cpu.ingester} s, postgres ${cpu.postgres} s, simulator+bench ${cpu.simulator} s, machine busy ${cpu.machine_busy} of ${(seconds * 2).toFixed(1)} core-s`);
+  // Where the time went, from the ingester's own log lines (ms after spawn).
+  const phases: Record<string, number> = {};
+  for (const line of ingester.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { time?: string; msg?: string };
+    if (entry.msg && entry.time && !(entry.msg in phases)) phases[entry.msg] = Date.parse(entry.time) - spawnedAtMs;
+  }
+  const phaseNote = ['ingester starting', 'leadership acquired', 'events listed']
+    .map((msg) => `${msg} +${phases[msg] ?? 'n/a'} ms`)
+    .join(', ');
+  log(`phases: ${phaseNote}`);
+  const [check] = await admin<{ n: number }[]>`select count(distinct (uid, resource_version))::int as n from k8s_events`;
+  await ingester.stop();
+  await admin.end();
+  ingester.removeLogs();
+
+  return { seconds, baselineSeconds, cpu, phaseNote, readyMs, rows: check?.n ?? 0 };
 }
-const seconds = (performance.now() - t) / 1000;
-// CPU over the burst (the simulator shares the benchmark's process with its polling).
-const cpu = {
-  ingester: +ingester.cpuSeconds().toFixed(1),
-  postgres: +(postgresCpuSeconds(db.embedded?.pid) - cpu0.pg).toFixed(1),
-  simulator: +(processCpuSeconds(process.pid) - cpu0.sim).toFixed(1),
-  machine_busy: +(machineBusySeconds() - cpu0.machine).toFixed(1),
-};
-log(`cpu: ingester ${cpu.ingester} s, postgres ${cpu.postgres} s, simulator+bench ${cpu.simulator} s, machine busy ${cpu.machine_busy} of ${(seconds * 2).toFixed(1)} core-s`);
-// Where the time went, from the ingester's own log lines (ms after spawn).
-const phases: Record<string, number> = {};
-for (const line of ingester.output().split('\n')) {
-  if (!line.startsWith('{')) continue;
-  const entry = JSON.parse(line) as { time?: string; msg?: string };
-  if (entry.msg && entry.time && !(entry.msg in phases)) phases[entry.msg] = Date.parse(entry.time) - spawnedAtMs;
-}
-const phaseNote = ['ingester starting', 'leadership acquired', 'events listed']
-  .map((msg) => `${msg} +${phases[msg] ?? 'n/a'} ms`)
-  .join(', ');
-log(`phases: ${phaseNote}`);
-const [check] = await admin<{ n: number }[]>`select count(distinct (uid, resource_version))::int as n from k8s_events`;
-await ingester.stop();
-await admin.end();
+
+// Storage v2 against today's DDL (migrations up to 0001: raw jsonb, seven indexes) in the same
+// run, same simulator and events: today first, then v2.
+const todayUrl = await db.another({ upToTag: '0001_own_schema' });
+const today = await measureRelist(todayUrl);
+log(`today's DDL: ${today.seconds.toFixed(2)} s (insertEventRows alone ${today.baselineSeconds.toFixed(2)} s)`);
+const v2 = await measureRelist(db.url);
 await bench.dispose();
-ingester.removeLogs();
-
+const { seconds, baselineSeconds, cpu, phaseNote, readyMs } = v2;
+const check = { n: v2.rows };
 const lossless = check?.n === total;
 printResults(
   [
@@ -103,5 +116,5 @@ printResults(
       note: `${phaseNote}; process start to leader+watch ready ${readyMs === undefined ? 'n/a' : Math.round(readyMs)} ms (the list runs before the watch, so ready ≈ list done); rows ${check?.n}/${total}`,
     },
   ],
-  { machine: machineInfo(), postgres: db.version, events: total, tls, shape, cpu },
+  { machine: machineInfo(), postgres: db.version, events: total, tls, shape, cpu, cpu_today: today.cpu },
 );

@@ -12,7 +12,7 @@ export const projectRoot = resolve(dirname(import.meta.path), '..');
 export const executables = [{ name: 'events-stack', entry: 'events-stack.ts' }] as const;
 
 /** The commands the executable takes (its first argument). */
-export const commands = ['ingester', 'presenter', 'migrate'] as const;
+export const commands = ['ingester', 'presenter', 'migrate', 'import-legacy'] as const;
 
 /** Options of {@link buildExecutables}. */
 export interface BuildOptions {

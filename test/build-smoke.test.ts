@@ -140,7 +140,7 @@ describe('compiled executable (bun run build)', () => {
     const deadline = Date.now() + 10_000;
     let rows: { global_uid: string; composition_id: string | null }[] = [];
     while (rows.length === 0 && Date.now() < deadline) {
-      rows = await sql<{ global_uid: string; composition_id: string | null }[]>`select global_uid, composition_id from k8s_events`;
+      rows = await sql<{ global_uid: string; composition_id: string | null }[]>`select global_uid, composition_id from events_stack.k8s_events`;
       if (rows.length === 0) await Bun.sleep(50);
     }
     // The composition id came from the Pod's label: the deployed `get pods` grant is enough.
@@ -230,8 +230,9 @@ describe('compiled executable (bun run build)', () => {
     await using sql = Object.assign(postgres(db.url, { max: 1, onnotice: () => {} }), {
       [Symbol.asyncDispose]: async () => await sql.end(),
     });
-    const [row] = await sql<{ table: string | null }[]>`select to_regclass('public.k8s_events')::text as table`;
-    expect(row).toEqual({ table: 'k8s_events' });
+    // Our schema, not public (docs/decisions/011-own-schema.md); this client's search_path is the default one.
+    const [row] = await sql<{ table: string | null }[]>`select to_regclass('events_stack.k8s_events')::text as table`;
+    expect(row).toEqual({ table: 'events_stack.k8s_events' });
   });
 
   test('an unknown or missing command prints the usage and exits 2', async () => {
@@ -241,9 +242,14 @@ describe('compiled executable (bun run build)', () => {
         args,
         code: 2,
         stdout: '',
-        stderr: 'usage: events-stack ingester|presenter|migrate\n',
+        stderr: 'usage: events-stack ingester|presenter|migrate|import-legacy [--source=…] [--batch-rows=…]\n',
       });
     }
-    expect(commands).toEqual(['ingester', 'presenter', 'migrate']);
+    expect(commands).toEqual(['ingester', 'presenter', 'migrate', 'import-legacy']);
+  });
+
+  test('import-legacy runs from the executable and refuses a bad flag with exit 2', async () => {
+    const bad = Bun.spawnSync([executable(), 'import-legacy', '--batch-rows=many'], { cwd: runDir, env: { ...baseEnv(), DATABASE_URL: 'postgres://127.0.0.1:1/x' }, stdout: 'pipe', stderr: 'pipe' });
+    expect({ code: bad.exitCode, message: JSON.parse(bad.stdout.toString().trim().split('\n')[0]!).msg }).toEqual({ code: 2, message: 'invalid configuration' });
   });
 });

@@ -53,6 +53,7 @@ describe('ingester configuration', () => {
         safeUrl: 'postgres://u:***@db.example:5432/events',
         readyTimeoutMs: 120_000,
         migrateOnStart: true,
+        schema: 'events_stack',
       },
       namespaces: [],
       clusterName: undefined,
@@ -104,6 +105,8 @@ describe('ingester configuration', () => {
     ['MAINTENANCE_INTERVAL', '30d', 'MAINTENANCE_INTERVAL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "30d"'],
     ['SHUTDOWN_TIMEOUT', '600h', 'SHUTDOWN_TIMEOUT must be a duration like 30s, 2m or 1h30m of at most 576h, got "600h"'],
     ['DB_PARAMS', 'sslmode', 'DB_PARAMS must look like key=value&key2=value2, got "sslmode"'],
+    ['DB_SCHEMA', 'Events-Stack', 'DB_SCHEMA must be a lower-case identifier (a-z, 0-9, _; not pg_*), got "Events-Stack"'],
+    ['DB_SCHEMA', 'pg_temp', 'DB_SCHEMA must be a lower-case identifier (a-z, 0-9, _; not pg_*), got "pg_temp"'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
   ])('a malformed %s is reported', (name, value, message) => {
     expect(problemsOf(() => loadIngesterConfig(ingesterEnv({ [name]: value })))).toEqual([message]);
@@ -137,7 +140,7 @@ describe('presenter configuration', () => {
       port: 8083,
       host: '0.0.0.0',
       debug: false,
-      db: { url: 'postgres://localhost:5432/', safeUrl: 'postgres://localhost:5432/', readyTimeoutMs: 120_000, migrateOnStart: true },
+      db: { url: 'postgres://localhost:5432/', safeUrl: 'postgres://localhost:5432/', readyTimeoutMs: 120_000, migrateOnStart: true, schema: 'events_stack' },
       jwtSignKey: signKey,
       jwtPublicKeyPem: undefined,
       jwtJwksUrl: undefined,

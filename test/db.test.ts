@@ -26,9 +26,9 @@ describe('migrations', () => {
     await Promise.all([runMigrations(db.url, { log: silentLogger }), runMigrations(db.url, { log: silentLogger })]);
     const sql = createSql(db.url, { max: 1 });
     try {
-      const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+      const applied = await sql`select count(*)::int as n from events_stack.__drizzle_migrations`;
       const kind = await sql`select relkind from pg_class where relname = 'k8s_events'`;
-      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([1, 'p']);
+      expect([applied[0]!.n, kind[0]!.relkind]).toEqual([3, 'p']);
     } finally {
       await sql.end();
     }
@@ -213,7 +213,7 @@ describe('writing events', () => {
       { ...stored },
       { ...stored, resource_version: `${stored.resource_version}0` },
       { ...stored, created_at: '2030-06-02T10:00:00.123456Z' },
-      { ...stored, cluster_name: 'other' },
+      { ...stored, cluster_name: 'other', global_uid: `other:${stored.uid}` },
     ];
     expect([...(await findStoredVersions(db.sql, candidates))]).toEqual([1]);
     expect([...(await findStoredVersions(db.sql, []))]).toEqual([]);
@@ -269,7 +269,7 @@ describe('writing events', () => {
     await using db = await migratedDatabase();
     const listener = createSql(db.url, { max: 1 });
     const payloads: string[] = [];
-    const { unlisten } = await listener.listen('events', (payload) => payloads.push(payload));
+    const { unlisten } = await listener.listen('events_stack', (payload) => payloads.push(payload));
     try {
       const big = buildRecord({ message: 'x'.repeat(9 * 1024) });
       await insertEventRows(db.sql, [big, buildRecord(), buildRecord()]);

@@ -39,7 +39,7 @@ describe('drizzle-kit', () => {
       const [table] = await sql`select relkind from pg_class where relname = 'k8s_events'`;
       const triggers = await sql`select tgname from pg_trigger where tgrelid = 'k8s_events'::regclass and not tgisinternal order by 1`;
       const [parts] = await sql`select count(*)::int as n from pg_inherits where inhparent = 'k8s_events'::regclass`;
-      expect([table!.relkind, triggers.map((t) => t.tgname), parts!.n]).toEqual(['p', ['k8s_events_lock_seq', 'k8s_events_notify'], 5]);
+      expect([table!.relkind, triggers.map((t) => t.tgname), parts!.n]).toEqual(['p', ['k8s_events_lock_seq', 'k8s_events_notify_statement'], 5]);
     } finally {
       await sql.end();
     }

@@ -26,6 +26,7 @@ const entries: Record<string, string[]> = {
   'ingester.ts': ['lib/presenter'],
   'presenter.ts': ['lib/ingest'],
   'migrate.ts': ['lib/ingest', 'lib/presenter'],
+  'import-legacy.ts': ['lib/ingest', 'lib/presenter'],
   'events-stack.ts': ['lib/ingest', 'lib/presenter'],
 };
 

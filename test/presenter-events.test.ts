@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { EventsPage } from '../lib/presenter/events-query.ts';
 import { buildRecord } from './support/builders.ts';
+import { buildKubeEvent, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { listEventsIn, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';
 
 const get = async (h: PresenterHarness, token: string, query = '') => {
@@ -8,7 +9,8 @@ const get = async (h: PresenterHarness, token: string, query = '') => {
   return { status: response.status, body: (await response.json()) as EventsPage & { code?: string; message?: string } };
 };
 const names = (page: EventsPage) => page.resources.map((r) => r.resource_name);
-const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString();
+// RFC 3339 as the API writes it: no fraction when it is zero.
+const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString().replace('.000Z', 'Z');
 
 describe('GET|POST /events', () => {
   test('returns the latest version of each event, newest first, with raw as a JSON string', async () => {
@@ -23,13 +25,50 @@ describe('GET|POST /events', () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       resources: [
-        expect.objectContaining({ global_uid: 'test:e1', resource_name: 'one', created_at: at(3), raw: '{"count": 2}' }),
+        expect.objectContaining({ global_uid: 'test:e1', resource_name: 'one', created_at: at(3), raw: '{"count":2}' }),
         expect.objectContaining({ global_uid: 'test:e2', resource_name: 'two', created_at: at(2) }),
       ],
     });
     expect(Object.keys(body.resources[0]!)).toEqual([
       'event_id', 'global_uid', 'cluster_name', 'namespace', 'resource_kind', 'resource_name', 'involved_object_uid',
       'event_type', 'reason', 'message', 'composition_id', 'created_at', 'raw',
+    ]);
+  });
+
+  test('created_at keeps the stored microseconds, trailing zeros dropped as Go writes RFC 3339', async () => {
+    await using h = await startPresenterHarness();
+    const token = await h.addUser('root', listEventsIn());
+    const stamps = ['2025-01-01T12:00:00.654321Z', '2025-01-01T12:00:01.5Z', '2025-01-01T12:00:02.000100Z', '2025-01-01T12:00:03Z'];
+    await h.insert(...stamps.map((created_at, i) => buildRecord({ resource_name: `r${i}`, created_at })));
+    const response = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    expect([...text.matchAll(/"created_at":"([^"]+)"/g)].map((m) => m[1])).toEqual([
+      '2025-01-01T12:00:03Z',
+      '2025-01-01T12:00:02.0001Z',
+      '2025-01-01T12:00:01.5Z',
+      '2025-01-01T12:00:00.654321Z',
+    ]);
+  });
+
+  test('labels matches the Event\'s own labels, not those of its involved object', async () => {
+    await using h = await startPresenterHarness();
+    const token = await h.addUser('root', listEventsIn());
+    const comp = '44444444-4444-4444-8444-444444444444';
+    h.sim.setObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'apps', labels: { app: 'web', 'krateo.io/composition-id': comp } } });
+    // The harness presenter's own cluster is 'test': the ingester stores its rows under that name.
+    await using _ingester = await startTestIngester({ databaseUrl: h.db.url, kubeconfig: await h.sim.adminKubeconfig(), env: { CLUSTER_NAME: 'test' } });
+    h.sim.createEvent(buildKubeEvent({
+      metadata: { name: 'web.1', namespace: 'apps', labels: { source: 'event' } },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'apps', name: 'web' },
+    }));
+    await waitFor(async () => ((await get(h, token)).body.resources.length === 1 ? true : undefined), { what: 'the event stored' });
+    const queries = ['?labels=source=event', '?labels=app=web', `?labels=krateo.io/composition-id=${comp}`, `?composition_id=${comp}`];
+    const answers = await Promise.all(queries.map(async (q) => [q, names((await get(h, token, q)).body)]));
+    expect(answers).toEqual([
+      ['?labels=source=event', ['web']],
+      ['?labels=app=web', []],
+      [`?labels=krateo.io/composition-id=${comp}`, []],
+      [`?composition_id=${comp}`, ['web']],
     ]);
   });
 

@@ -11,7 +11,7 @@ describe('presenter probes and shutdown', () => {
     expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
     const doc = (await spec.json()) as { openapi: string; paths: Record<string, unknown> };
-    expect([spec.status, Object.keys(doc.paths)]).toEqual([200, ['/livez', '/readyz', '/notifications', '/events']]);
+    expect([spec.status, Object.keys(doc.paths)]).toEqual([200, ['/livez', '/readyz', '/notifications', '/events', '/events/histogram', '/events/facets']]);
     const unknown = await fetch(`${h.url}/nope`);
     expect([unknown.status, await unknown.json()]).toEqual([404, { code: 'not_found', message: 'no such endpoint' }]);
   });

@@ -9,7 +9,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const eventFrames = (frames: SseFrame[]) => frames.filter((f) => f.event === 'krateo');
 
 describe('GET /notifications', () => {
-  test('starts with a retry hint carrying the live start id, then sends exact event frames', async () => {
+  test('starts with a retry hint carrying the live start id, then sends exact event frames, created_at with its microseconds', async () => {
     await using h = await startPresenterHarness();
     const token = await h.addUser('alice', listEventsIn(['team-a']));
     // The hub reads a committed row on its NOTIFY, a moment later: a stream opened before the row
@@ -26,7 +26,7 @@ describe('GET /notifications', () => {
 
     const record = buildRecord({
       namespace: 'team-a',
-      created_at: '2025-03-04T05:06:07.123Z',
+      created_at: '2025-03-04T05:06:07.654321Z',
       composition_id: '11111111-2222-3333-4444-555555555555',
       involved_object_uid: 'pod-uid-1',
       reason: 'BackOff',
@@ -48,7 +48,7 @@ describe('GET /notifications', () => {
       reason: 'BackOff',
       message: 'restarting "x"',
       composition_id: '11111111-2222-3333-4444-555555555555',
-      created_at: '2025-03-04T05:06:07.123Z',
+      created_at: '2025-03-04T05:06:07.654321Z',
     });
     expect(frame.text).toBe(`id: ${seq}\nevent: krateo\ndata: ${data}\n\n`);
   });

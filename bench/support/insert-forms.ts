@@ -25,7 +25,7 @@ const columnTypes: Record<(typeof recordColumns)[number], string> = {
   reason: 'text',
   message: 'text',
   composition_id: 'uuid',
-  raw: 'jsonb',
+  raw: 'json',
   resource_version: 'text',
   count: 'int4',
   first_seen: 'timestamptz',

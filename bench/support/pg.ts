@@ -1,11 +1,11 @@
 // A PostgreSQL for one benchmark: `DATABASE_URL` when given (a fresh database is created on it),
 // otherwise a durable embedded server (default fsync/synchronous_commit) in a temp dir.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { createSql, runMigrations, type Sql } from '../../lib/storage/db.ts';
+import { createSql, defaultMigrationsFolder, defaultSchema, runMigrations, type Sql } from '../../lib/storage/db.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/storage/embedded-postgres.ts';
 import { silentLogger } from '../../lib/runtime/log.ts';
 
@@ -17,8 +17,12 @@ export interface BenchDatabase extends AsyncDisposable {
   readonly embedded: EmbeddedPostgres | undefined;
   /** PostgreSQL server version string. */
   readonly version: string;
-  /** Creates another fresh migrated database on the same server (dropped on dispose). */
-  another(): Promise<string>;
+  /**
+   * Creates another fresh migrated database on the same server (dropped on dispose); with
+   * `upToTag` (e.g. `0001_own_schema`) only the migrations up to that one are applied, for a
+   * same-run reference with an older schema.
+   */
+  another(options?: { upToTag?: string }): Promise<string>;
 }
 
 let server: Promise<EmbeddedPostgres> | undefined;
@@ -33,13 +37,34 @@ async function admin(serverUrl: string, statement: string): Promise<void> {
   }
 }
 
-async function freshDatabase(serverUrl: string): Promise<string> {
+/** A temporary copy of the migrations folder holding the migrations up to `tag` only. */
+function migrationsUpTo(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'events-bench-migrations-'));
+  mkdirSync(join(dir, 'meta'));
+  const journal = JSON.parse(readFileSync(join(defaultMigrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+  const last = journal.entries.findIndex((e) => e.tag === tag);
+  if (last < 0) throw new Error(`no migration ${tag}`);
+  journal.entries = journal.entries.slice(0, last + 1);
+  writeFileSync(join(dir, 'meta', '_journal.json'), JSON.stringify(journal));
+  for (const e of journal.entries) copyFileSync(join(defaultMigrationsFolder, `${e.tag}.sql`), join(dir, `${e.tag}.sql`));
+  return dir;
+}
+
+async function freshDatabase(serverUrl: string, upToTag?: string): Promise<string> {
   const name = `bench_${randomBytes(6).toString('hex')}`;
   await admin(serverUrl, `create database "${name}"`);
   created.push(name);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await runMigrations(url.href, { log: silentLogger });
+  const folder = upToTag === undefined ? undefined : migrationsUpTo(upToTag);
+  try {
+    await runMigrations(url.href, { log: silentLogger, migrationsFolder: folder });
+  } finally {
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  }
+  // Plain postgres.js clients of the benchmarks pass URL parameters to PostgreSQL at connect time:
+  // they find our tables in our schema as the services do (docs/decisions/011-own-schema.md).
+  url.searchParams.set('search_path', defaultSchema);
   return url.href;
 }
 
@@ -75,7 +100,7 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     serverUrl: base,
     embedded,
     version: String(row?.v ?? '').split(' on ')[0] ?? '',
-    another: () => freshDatabase(base),
+    another: (options) => freshDatabase(base, options?.upToTag),
     async [Symbol.asyncDispose]() {
       for (const name of created.splice(0)) await admin(base, `drop database if exists "${name}" with (force)`).catch(() => {});
       if (embedded) {

@@ -159,7 +159,7 @@ export async function committedCounter(url: string) {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   let rows = 0;
   const waiters: { target: number; resolve: () => void }[] = [];
-  await sql.listen('events', (payload) => {
+  await sql.listen('events_stack', (payload) => {
     try {
       rows += Number((JSON.parse(payload) as { rows?: number }).rows ?? 0);
     } catch {

@@ -121,8 +121,8 @@ function openPools(config: IngesterConfig): { sql: Sql; lockSql: Sql } {
   // though the commit-order trigger serialises statement execution (BENCHMARKS.md).
   // No array types are bound or read here, and without postgres.js's per-connection type query a
   // connection (re)opened during a PostgreSQL restart cannot leave an unhandled rejection (lib/storage/db.ts).
-  const sql = createSql(config.db.url, { max: writerConnections, applicationName: 'events-ingester', fetchTypes: false });
-  const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader', fetchTypes: false });
+  const sql = createSql(config.db.url, { max: writerConnections, applicationName: 'events-ingester', fetchTypes: false, schema: config.db.schema });
+  const lockSql = createSql(config.db.url, { max: 1, applicationName: 'events-ingester-leader', fetchTypes: false, schema: config.db.schema });
   return { sql, lockSql };
 }
 

@@ -63,7 +63,8 @@ export async function queryEvents(sql: Sql, request: EventsRequest, scope: Visib
     ...(request.cursor ? [sql`(e.created_at, e.seq) < (${request.cursor.createdAt}::timestamptz, ${request.cursor.seq})`] : []),
   ]);
   const rows = await sql<Row[]>`
-    select e.seq, e.created_at, e.created_at::text as created_text, e.inserted_at, e.event_id, e.cluster_name, e.uid,
+    select e.seq, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at,
+           e.created_at::text as created_text, e.inserted_at, e.event_id, e.cluster_name, e.uid,
            e.global_uid, e.namespace, e.resource_kind, e.resource_name, e.involved_object_uid, e.event_type, e.reason,
            e.message, e.composition_id, e.resource_version, e.count, e.first_seen, e.reporting_controller, e.raw::text as raw
     from k8s_events e

@@ -27,7 +27,7 @@ const filterProperties = Object.fromEntries(
 
 const historyProperties = {
   ...filterProperties,
-  labels: repeatable('Label selector `key=value` pairs, all must match (e.g. `krateo.io/composition-id=<uid>`)'),
+  labels: repeatable("`key=value` pairs, all must match the Event's own `metadata.labels` (not the involved object's; use `composition_id` for a composition's objects)"),
   since: text('RFC 3339 time, or a duration like `1h` (that long ago)'),
   until: text('RFC 3339 time or duration; exclusive'),
   q: text('Free-text search: case-insensitive substring of message, reason or object name. Scans at most 7 days: `since` defaults to 7 days before `until`; a longer window is a 400'),
@@ -73,7 +73,7 @@ const payloadProperties = {
   reason: nullable(),
   message: nullable(),
   composition_id: nullable('Krateo composition UID'),
-  created_at: t.String({ format: 'date-time' }),
+  created_at: t.String({ format: 'date-time', description: 'Last-seen time, UTC RFC 3339 with the stored microseconds (trailing zeros dropped)' }),
 };
 
 /** The `data:` of an SSE `krateo` frame. */

@@ -2,7 +2,7 @@ import type { Meter } from '@opentelemetry/api';
 import type { HTMLBundle } from 'bun';
 import { createAuthorizer, selfSubjectAccessReview, type AccessCheck, type Authorizer } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
-import { createSql } from '../storage/db.ts';
+import { createSql, defaultSchema } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
 import { createEventVisibility } from './access/event-visibility.ts';
 import { createKindResolver } from './access/kind-resolver.ts';
@@ -58,10 +58,11 @@ const serverMaxBodyBytes = 16 * maxBodyBytes;
  * be an unhandled rejection after a restart, lib/storage/db.ts) and the history pool, whose
  * statements are cancelled after `eventsQueryTimeoutMs` and run without parallel workers.
  */
-function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueryTimeoutMs'>) {
+function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueryTimeoutMs'>, schema: string | undefined) {
   return {
-    sql: createSql(databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false }),
+    sql: createSql(databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema }),
     historySql: createSql(databaseUrl, {
+      schema,
       max: settings.eventsPoolSize,
       applicationName: 'events-presenter-history',
       fetchTypes: false,
@@ -136,6 +137,8 @@ export interface RunningPresenter extends AsyncDisposable {
 export interface StartPresenterOptions {
   settings: PresenterSettings;
   databaseUrl: string;
+  /** Our PostgreSQL schema (default `events_stack`): the connections' search_path and the NOTIFY channel. */
+  databaseSchema?: string;
   readSecret: SecretReader;
   log: Logger;
   meter?: Meter;
@@ -167,11 +170,11 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   const settings = { ...defaultLimits, ...options.settings };
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
   const tokens = await createTokens(settings);
-  const { sql, historySql } = createPools(options.databaseUrl, settings);
+  const { sql, historySql } = createPools(options.databaseUrl, settings, options.databaseSchema);
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
   const { credentials, authorizer, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
-  const listener = await startListener({ sql, channel: 'events', onWake: hub.wake, log, metrics });
+  const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
   const prune = () => (authorizer.prune(), credentials.prune());
   const guard = startSessionGuard({ streams: hub, lookup: (username) => credentials.current(username), prune, intervalMs: settings.authzCacheTtlMs, log });
   let stopping = false;

@@ -38,6 +38,7 @@ const dbSettings = (hostDefault: string): Setting[] => [
   { name: 'DB_PARAMS', default: '—', description: 'Extra connection parameters (e.g. `sslmode=verify-full`; `require` verifies no certificate)' },
   { name: 'DB_READY_TIMEOUT', default: '2m', description: 'Max wait for PostgreSQL readiness at start' },
   { name: 'MIGRATE_ON_START', default: 'true', description: 'Apply database migrations at start (under an advisory lock)' },
+  { name: 'DB_SCHEMA', default: 'events_stack', description: 'PostgreSQL schema holding all our tables, functions and migrations; also the NOTIFY channel (applies with `DATABASE_URL` too; lower-case identifier)' },
 ];
 
 /** Every setting the ingester reads, with its default. */
@@ -107,6 +108,8 @@ export interface DatabaseConfig {
   safeUrl: string;
   readyTimeoutMs: number;
   migrateOnStart: boolean;
+  /** The schema our objects live in; every connection uses it as its only search_path. */
+  schema: string;
 }
 
 /** How to reach the Kubernetes API server. */
@@ -183,9 +186,17 @@ export class EnvReader {
   }
 }
 
+function readSchema(r: EnvReader): string {
+  const schema = r.string('DB_SCHEMA', 'events_stack');
+  if (/^[a-z_][a-z0-9_]{0,62}$/.test(schema) && !schema.startsWith('pg_')) return schema;
+  r.problems.push(`DB_SCHEMA must be a lower-case identifier (a-z, 0-9, _; not pg_*), got ${JSON.stringify(schema)}`);
+  return 'events_stack';
+}
+
 function readDatabase(r: EnvReader, hostDefault: string | undefined): DatabaseConfig {
   const readyTimeoutMs = r.durationMs('DB_READY_TIMEOUT', '2m', 0, maxTimerMs);
   const migrateOnStart = r.boolean('MIGRATE_ON_START', true);
+  const schema = readSchema(r);
   const direct = r.raw('DATABASE_URL');
   if (direct !== undefined) {
     let parsed: URL | undefined;
@@ -196,9 +207,9 @@ function readDatabase(r: EnvReader, hostDefault: string | undefined): DatabaseCo
     }
     if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol)) {
       r.problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
-      return { url: '', safeUrl: '', readyTimeoutMs, migrateOnStart };
+      return { url: '', safeUrl: '', readyTimeoutMs, migrateOnStart, schema };
     }
-    return { url: direct, safeUrl: redactUrl(parsed), readyTimeoutMs, migrateOnStart };
+    return { url: direct, safeUrl: redactUrl(parsed), readyTimeoutMs, migrateOnStart, schema };
   }
   const host = hostDefault === undefined ? r.required('DB_HOST') : r.string('DB_HOST', hostDefault);
   const port = r.integer('DB_PORT', 5432, 1, 65535);
@@ -216,7 +227,7 @@ function readDatabase(r: EnvReader, hostDefault: string | undefined): DatabaseCo
   if (user !== undefined) url.username = encodeURIComponent(user);
   if (pass !== undefined) url.password = encodeURIComponent(pass);
   if (params !== undefined) url.search = params;
-  return { url: url.href, safeUrl: redactUrl(url), readyTimeoutMs, migrateOnStart };
+  return { url: url.href, safeUrl: redactUrl(url), readyTimeoutMs, migrateOnStart, schema };
 }
 
 /** The URL with any password replaced by `***`, safe to log. */

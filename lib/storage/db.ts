@@ -11,6 +11,9 @@ export type Sql = postgres.Sql;
 /** A client or an open transaction: anything that runs queries. */
 export type Queryable = postgres.Sql | postgres.TransactionSql;
 
+/** The PostgreSQL schema holding our objects unless configured otherwise (`DB_SCHEMA`). */
+export const defaultSchema = 'events_stack';
+
 const sourceMigrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'drizzle');
 
 /**
@@ -34,8 +37,10 @@ export function reconnectDelaySeconds(retries: number): number {
  * Creates a postgres.js pool. `bigint` columns (`seq`) come back as JavaScript numbers (safe up to
  * 2^53), timestamp strings are sent as written, a string bound to a json/jsonb parameter is sent as JSON text as it is (so callers
  * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
- * ({@link reconnectDelaySeconds}). `statementTimeoutMs` sets the connections' `statement_timeout`,
- * `parallelWorkers` their `max_parallel_workers_per_gather`.
+ * ({@link reconnectDelaySeconds}). Every connection's only search_path is `schema` (default
+ * {@link defaultSchema}): unqualified names resolve to our objects and never to `public`
+ * (docs/decisions/011-own-schema.md). `statementTimeoutMs` sets the connections'
+ * `statement_timeout`, `parallelWorkers` their `max_parallel_workers_per_gather`.
  *
  * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
  * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
@@ -45,16 +50,18 @@ export function reconnectDelaySeconds(retries: number): number {
  */
 export function createSql(
   url: string,
-  options: { max?: number; applicationName?: string; fetchTypes?: boolean; statementTimeoutMs?: number; parallelWorkers?: number } = {},
+  options: { max?: number; applicationName?: string; fetchTypes?: boolean; schema?: string; statementTimeoutMs?: number; parallelWorkers?: number } = {},
 ): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     fetch_types: options.fetchTypes ?? true,
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
+    // Startup parameters, so they hold on every (re)connection, the LISTEN one included.
     connection: {
       application_name: options.applicationName ?? 'events-stack',
-      // Sent at connect: PostgreSQL cancels a longer statement with SQLSTATE 57014.
+      search_path: options.schema ?? defaultSchema,
+      // PostgreSQL cancels a longer statement with SQLSTATE 57014.
       ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: Math.ceil(options.statementTimeoutMs) }),
       // As text: postgres.js leaves out startup parameters whose value is falsy, so a number 0 was never sent.
       ...(options.parallelWorkers === undefined ? {} : { max_parallel_workers_per_gather: String(options.parallelWorkers) }),
@@ -129,10 +136,10 @@ const migrationLockKey = 'events-stack-migrations';
  * `migrateOnStart` is set. Throws when the database never answered or a migration failed.
  */
 export async function prepareDatabase(
-  db: { url: string; readyTimeoutMs: number; migrateOnStart: boolean },
+  db: { url: string; readyTimeoutMs: number; migrateOnStart: boolean; schema: string },
   options: { log: Logger; applicationName: string; onReady?: (waitedMs: number) => void },
 ): Promise<void> {
-  const probe = createSql(db.url, { max: 1, applicationName: options.applicationName, fetchTypes: false });
+  const probe = createSql(db.url, { max: 1, applicationName: options.applicationName, fetchTypes: false, schema: db.schema });
   const started = performance.now();
   try {
     await waitForDb(probe, { timeoutMs: db.readyTimeoutMs, log: options.log });
@@ -140,26 +147,46 @@ export async function prepareDatabase(
   } finally {
     await probe.end({ timeout: 1 });
   }
-  if (db.migrateOnStart) await runMigrations(db.url, { log: options.log });
+  if (db.migrateOnStart) await runMigrations(db.url, { log: options.log, schema: db.schema });
 }
 
 /**
- * Applies drizzle's migrations from `migrationsFolder`. Holds a session advisory lock meanwhile, so
+ * Creates `schema` if missing. On a database migrated by the first release (our `k8s_events` in
+ * `public`, recognised by its `seq` column, and drizzle's table in `drizzle`) it moves drizzle's
+ * table into `schema`, so that drizzle sees the first migration as applied and migration 0001
+ * moves the rest. Anything else in `public` (deviser's `k8s_events`) is left alone.
+ */
+async function prepareSchema(sql: Queryable, schema: string): Promise<void> {
+  await sql.unsafe(`create schema if not exists "${schema}"`);
+  const [row] = await sql<{ adopt: boolean }[]>`
+    select to_regclass(${`"${schema}".__drizzle_migrations`}) is null
+       and to_regclass('drizzle.__drizzle_migrations') is not null
+       and exists (
+         select 1 from pg_attribute
+         where attrelid = to_regclass('public.k8s_events') and attname = 'seq' and not attisdropped) as adopt`;
+  if (row?.adopt) await sql.unsafe(`alter table drizzle.__drizzle_migrations set schema "${schema}"`);
+}
+
+/**
+ * Applies drizzle's migrations from `migrationsFolder` in `schema` (default {@link defaultSchema}),
+ * keeping drizzle's migrations table there too. Holds a session advisory lock meanwhile, so
  * processes starting together apply them once, one after the other; the losers find nothing to do.
  */
 export async function runMigrations(
   url: string,
-  options: { log: Logger; migrationsFolder?: string },
+  options: { log: Logger; migrationsFolder?: string; schema?: string },
 ): Promise<void> {
-  const client = createSql(url, { max: 2, applicationName: 'events-stack-migrate' });
+  const schema = options.schema ?? defaultSchema;
+  const client = createSql(url, { max: 2, applicationName: 'events-stack-migrate', schema });
   try {
     const lock = await client.reserve();
     try {
       await lock`select pg_advisory_lock(hashtext(${migrationLockKey}))`;
       const started = performance.now();
+      await prepareSchema(lock, schema);
       await migrate(drizzle(client), {
         migrationsFolder: options.migrationsFolder ?? defaultMigrationsFolder,
-        migrationsSchema: 'drizzle',
+        migrationsSchema: schema,
         migrationsTable: '__drizzle_migrations',
       });
       options.log.info('migrations applied', { duration_ms: Math.round(performance.now() - started) });

@@ -85,13 +85,13 @@ export async function findStoredVersions(sql: Queryable, records: readonly Event
   // One JSON parameter instead of four per row: less to bind for a 1000-row batch, and typed once
   // by json_to_recordset (measured faster than extracting fields per lookup). created_at lets
   // each lookup go to its own partition's unique index.
-  const keys = JSON.stringify(records.map((r, i) => ({ i, c: r.cluster_name, u: r.uid, v: r.resource_version, t: r.created_at })));
+  const keys = JSON.stringify(records.map((r, i) => ({ i, g: r.global_uid, v: r.resource_version, t: r.created_at })));
   const rows = await sql<{ i: number }[]>`
     select k.i
-    from json_to_recordset(${keys}::json) as k(i int, c text, u text, v text, t timestamptz)
+    from json_to_recordset(${keys}::json) as k(i int, g text, v text, t timestamptz)
     where exists (
       select 1 from k8s_events e
-      where e.cluster_name = k.c and e.uid = k.u and e.resource_version = k.v and e.created_at = k.t)`;
+      where e.global_uid = k.g and e.created_at = k.t and e.resource_version = k.v)`;
   return new Set(rows.map((r) => r.i));
 }
 
@@ -121,11 +121,15 @@ export function createEventRowWriter(sql: Queryable): (records: readonly EventRe
   };
 }
 
-/** The columns every reader gets (everything but `raw`, which only `/events` needs). */
+/**
+ * The columns every reader gets (everything but `raw`, which only `/events` needs). `created_at`
+ * is UTC RFC 3339 text with all six fraction digits (`2026-12-06T10:00:00.654300Z`): a Date would
+ * cut the stored microseconds to milliseconds.
+ */
 export interface StoredEvent {
   seq: number;
   event_id: string;
-  created_at: Date;
+  created_at: string;
   inserted_at: Date;
   cluster_name: string;
   uid: string;
@@ -155,7 +159,8 @@ export async function readEventsAfter(
 ): Promise<StoredEvent[]> {
   const extra = options.where ? sql`and (${options.where})` : sql``;
   return await sql<StoredEvent[]>`
-    select seq, event_id, created_at, inserted_at, cluster_name, uid, global_uid, namespace, resource_kind,
+    select seq, event_id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at,
+           inserted_at, cluster_name, uid, global_uid, namespace, resource_kind,
            resource_name, involved_object_uid, event_type, reason, message, composition_id, resource_version,
            count, first_seen, reporting_controller
     from k8s_events

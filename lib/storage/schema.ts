@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, json, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * `k8s_events`: one row per Event version. The migration turns this declaration into a table
@@ -22,7 +22,9 @@ export const k8sEvents = pgTable(
     reason: text('reason'),
     message: text('message'),
     compositionId: uuid('composition_id'),
-    raw: jsonb('raw').notNull(),
+    // json, not jsonb: stored as the ingester wrote it (already minified) and read back as that text,
+    // with no conversion either way; nothing queries inside it (docs/decisions/012-storage-v2.md).
+    raw: json('raw').notNull(),
     resourceVersion: text('resource_version').notNull(),
     seq: bigserial('seq', { mode: 'number' }).notNull(),
     count: integer('count').notNull().default(1),
@@ -32,12 +34,13 @@ export const k8sEvents = pgTable(
     insertedAt: timestamp('inserted_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   },
   (t) => [
-    // Idempotent writes: the same Event version written twice is a no-op. The partition key must be part of it.
-    uniqueIndex('k8s_events_version_key').on(t.clusterName, t.uid, t.resourceVersion, t.createdAt),
+    // Idempotent writes: the same Event version written twice is a no-op (global_uid is
+    // cluster_name:uid, and a UID holds no ':'). The partition key must be part of it. The migration
+    // adds INCLUDE (seq), which drizzle cannot declare: the /events "is there a newer version of this
+    // event" anti-join is then answered from this index alone (docs/decisions/012-storage-v2.md).
+    uniqueIndex('k8s_events_version_key').on(t.globalUid, t.createdAt, t.resourceVersion),
     index('k8s_events_seq_idx').on(t.seq),
     index('k8s_events_created_at_idx').on(t.createdAt, t.seq),
-    // Answers "is there a newer version of this event" (the /events anti-join) from the index alone.
-    index('k8s_events_global_uid_idx').on(t.globalUid, t.createdAt, t.seq),
     index('k8s_events_namespace_idx').on(t.namespace, t.createdAt),
     index('k8s_events_composition_idx').on(t.compositionId, t.createdAt).where(sql`${t.compositionId} is not null`),
     index('k8s_events_involved_object_idx').on(t.involvedObjectUid, t.createdAt).where(sql`${t.involvedObjectUid} is not null`),
@@ -64,3 +67,17 @@ export const ingesterCheckpoints = pgTable(
   },
   (t) => [primaryKey({ columns: [t.clusterName, t.scope] })],
 );
+
+/**
+ * `legacy_import_state`: per source table of the Go services, where `db:import-legacy` stands: the
+ * source partition being read and, for a partition that no longer receives rows, the last
+ * `(global_uid, resource_version)` copied (lib/storage/legacy-import.ts).
+ */
+export const legacyImportState = pgTable('legacy_import_state', {
+  source: text('source').primaryKey(),
+  partition: text('partition'),
+  lastGlobalUid: text('last_global_uid'),
+  lastResourceVersion: text('last_resource_version'),
+  rowsRead: bigint('rows_read', { mode: 'number' }).notNull().default(0),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
+});

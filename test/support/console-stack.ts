@@ -64,6 +64,8 @@ function spawnPresenter(databaseUrl: string, kubeconfig: string, port: number): 
       PORT: String(port),
       JWT_SIGN_KEY: signKey,
       AUTHN_NS: authnNamespace,
+      // The ingester's cluster: rows of any other cluster are hidden.
+      CLUSTER_NAME: clusterName,
       OTEL_ENABLED: 'false',
       SHUTDOWN_TIMEOUT: '5s',
     },

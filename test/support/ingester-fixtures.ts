@@ -113,9 +113,9 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
   }
 }
 
-/** A short-lived client for reading the table in assertions. */
+/** A short-lived client for reading the table in assertions (our schema as its search_path). */
 export function openSql(url: string) {
-  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { search_path: 'events_stack' } });
   return Object.assign(sql, { [Symbol.asyncDispose]: () => sql.end({ timeout: 1 }) });
 }
 

@@ -18,7 +18,15 @@ export interface KrateoEventPayload {
   created_at: string;
 }
 
-/** Maps a stored row to the Krateo payload; `created_at` as ISO-8601 UTC. */
+/**
+ * `2026-12-06T10:00:00.654300Z` → `2026-12-06T10:00:00.6543Z`, `….000000Z` → `…:00Z`: the stored
+ * microseconds, trailing zeros dropped, as Go's RFC3339Nano writes them (the Go services' form).
+ */
+export function formatCreatedAt(utcMicros: string): string {
+  return utcMicros.replace(/\.?0+Z$/, 'Z');
+}
+
+/** Maps a stored row to the Krateo payload; `created_at` in RFC 3339 UTC with the stored microseconds. */
 export function toKrateoPayload(row: StoredEvent): KrateoEventPayload {
   return {
     event_id: row.event_id,
@@ -32,7 +40,7 @@ export function toKrateoPayload(row: StoredEvent): KrateoEventPayload {
     reason: row.reason,
     message: row.message,
     composition_id: row.composition_id,
-    created_at: new Date(row.created_at).toISOString(),
+    created_at: formatCreatedAt(row.created_at),
   };
 }
 
