@@ -103,7 +103,8 @@ describe('presenter limits', () => {
   });
 
   test('a user past EVENTS_MAX_CONCURRENT_PER_USER concurrent /events gets 429 with Retry-After; others are not affected', async () => {
-    await using h = await startPresenterHarness({ eventsMaxConcurrentPerUser: 2 }, { namespaceRefreshMs: 60_000 });
+    // A pool larger than the cap, so Bob's request reaches PostgreSQL (and the lock) too.
+    await using h = await startPresenterHarness({ eventsMaxConcurrentPerUser: 2, eventsPoolSize: 4 }, { namespaceRefreshMs: 60_000 });
     const alice = await h.addUser('alice', listEventsIn());
     const bob = await h.addUser('bob', listEventsIn());
     await h.insert(buildRecord({ namespace: 'team-a' }));

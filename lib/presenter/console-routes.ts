@@ -56,12 +56,14 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     let release: (() => void) | undefined;
     try {
       const { identity } = await deps.authenticate(request);
-      release = deps.admit(identity.username);
-      const scope = async (parsed: AggregateRequest) =>
-        await deps.visibility.scope(identity.username, await deps.candidateNamespaces(parsed.filters.equal.namespace), {
+      // Called once the parameters are valid: only a request that will query takes a slot.
+      const scope = async (parsed: AggregateRequest) => {
+        release ??= deps.admit(identity.username);
+        return await deps.visibility.scope(identity.username, await deps.candidateNamespaces(parsed.filters.equal.namespace), {
           clusters: parsed.filters.equal.cluster,
           kinds: parsed.filters.equal.kind,
         });
+      };
       response = json(await run(queryInput(new URL(request.url)), scope), cors);
     } catch (err) {
       response = deps.fail(err, route, request.method, cors);

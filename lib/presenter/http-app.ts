@@ -139,8 +139,9 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     let release: (() => void) | undefined;
     try {
       const { identity } = await authenticate(request, false);
-      release = admit(identity.username);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
+      // Only a request that will query takes a slot (a malformed one is answered at once).
+      release = admit(identity.username);
       const candidates = await candidateNamespaces(parsed.filters.equal.namespace);
       const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
