@@ -35,7 +35,7 @@ const presenter = await startOrExit(log, telemetry, () =>
         discovery: createDiscoveryClient(kubeConfig),
         log,
         metrics,
-        hostname: '0.0.0.0',
+        hostname: config.host,
         consolePage,
       });
     },

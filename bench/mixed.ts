@@ -33,7 +33,7 @@ const nsPerUser = numberFlag('ns-per-user', 1);
 const warmupSeconds = numberFlag('warmup', 60);
 const seconds = numberFlag('seconds', 20);
 const authzTtl = flag('authz-ttl', '1h');
-const jwtKey = 'bench-signing-key';
+const jwtKey = 'bench-signing-key-0123456789abcdefghij';
 const authnNs = 'krateo-system';
 const visiblePerEvent = (clientCount * nsPerUser) / namespaceCount;
 

@@ -26,7 +26,7 @@ const warmupSeconds = numberFlag('warmup', 5);
 const baselineSeconds = numberFlag('baseline', 10);
 const downSeconds = numberFlag('down', 3);
 const afterSeconds = numberFlag('after', 10);
-const jwtKey = 'bench-signing-key';
+const jwtKey = 'bench-signing-key-0123456789abcdefghij';
 const authnNs = 'krateo-system';
 
 await using db = await openBenchDatabase();

@@ -1,7 +1,7 @@
 // Runs every benchmark, one after the other (each in its own process, so none inherits another's
 // memory or open sockets), and prints one table. Extra flags go to every benchmark that knows them;
 // `--only insert,ingest` picks some. `--quick` uses small sizes (a smoke run of a few minutes).
-// Usage: bun run bench [--quick] [--only insert,ingest,ingest-latency,simulator,relist,query,growth,sse,pg-restart,mixed,console]
+// Usage: bun run bench [--quick] [--only insert,ingest,ingest-latency,simulator,relist,query,growth,sse,pg-restart,history-pressure,mixed,console]
 import { join } from 'node:path';
 import { flag, machineInfo, printResults, type ResultRow } from './support/report.ts';
 
@@ -17,6 +17,7 @@ const benches: { name: string; file: string; args: string[]; quickArgs: string[]
   { name: 'growth', file: 'growth.ts', args: [], quickArgs: ['--sizes', '0,100000', '--probe', '10000', '--iterations', '30'] },
   { name: 'sse', file: 'sse.ts', args: [], quickArgs: ['--latency-clients', '200', '--rate', '500', '--seconds', '8', '--clients', '2000', '--fanout-events', '20'] },
   { name: 'pg-restart', file: 'pg-restart.ts', args: [], quickArgs: ['--rate', '500', '--clients', '50', '--warmup', '3', '--baseline', '4', '--down', '2', '--after', '5'] },
+  { name: 'history-pressure', file: 'history-pressure.ts', args: [], quickArgs: ['--rows', '300000', '--seconds', '8', '--quiet', '8'] },
   { name: 'mixed', file: 'mixed.ts', args: [], quickArgs: ['--clients', '1000', '--users', '100', '--namespaces', '100', '--warmup', '10', '--seconds', '10'] },
   { name: 'console', file: 'console.ts', args: [], quickArgs: ['--rows', '2000', '--seconds', '5', '--loads', '2'] },
 ];

@@ -31,7 +31,7 @@ const fanoutEvents = numberFlag('fanout-events', 50);
 const warmupSeconds = numberFlag('warmup', 10);
 // `--entitle all`: every latency client may see every event (the issue's 10,000 clients × 10 ev/s case).
 const entitleAll = flag('entitle') === 'all';
-const jwtKey = 'bench-signing-key';
+const jwtKey = 'bench-signing-key-0123456789abcdefghij';
 const authnNs = 'krateo-system';
 
 await using db = await openBenchDatabase();

@@ -1,7 +1,7 @@
 // `bun run dev`: the whole stack in one terminal — PostgreSQL (embedded unless configured), the
 // ingester and the presenter, against the current cluster or the demo simulator. Ctrl-C stops all.
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -36,6 +36,21 @@ async function reachableKubeconfig(): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The dev stack's HS256 key: JWT_SIGN_KEY when given, else a random 32-byte key made on the first
+ * run and kept (mode 0600) in the data folder, so printed tokens survive a restart and no key is
+ * published with the source.
+ */
+function devSigningKey(): string {
+  if (env.JWT_SIGN_KEY) return env.JWT_SIGN_KEY;
+  const path = join(dataDir, 'jwt-sign-key');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
@@ -109,7 +124,7 @@ try {
     databaseEnv = { DATABASE_URL: url };
   }
 
-  const jwtSignKey = env.JWT_SIGN_KEY ?? 'dev-only-signing-key-change-me';
+  const jwtSignKey = devSigningKey();
   let ingesterKubeconfig = await reachableKubeconfig();
   let presenterKubeconfig = ingesterKubeconfig;
   let authnNamespace = env.AUTHN_NS ?? 'krateo-system';
@@ -133,7 +148,7 @@ try {
   const clusterName = env.CLUSTER_NAME ?? (demo ? 'demo' : undefined);
   const ingester = spawnService('ingester', 'ingester.ts', { ...env, ...common, PORT: ingesterPort, KUBECONFIG: ingesterKubeconfig, CLUSTER_NAME: clusterName });
   stack.push({ stop: async () => void (ingester.kill('SIGTERM'), await ingester.exited) });
-  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace, CLUSTER_NAME: clusterName });
+  const presenter = spawnService('presenter', 'presenter.ts', { ...env, ...common, PORT: presenterPort, KUBECONFIG: presenterKubeconfig, JWT_SIGN_KEY: jwtSignKey, AUTHN_NS: authnNamespace, CLUSTER_NAME: clusterName, HOST: env.PRESENTER_HOST ?? '127.0.0.1' });
   stack.push({ stop: async () => void (presenter.kill('SIGTERM'), await presenter.exited) });
   void ingester.exited.then((code) => !stopping && (say(`ingester exited with ${code}`), stopAll(1)));
   void presenter.exited.then((code) => !stopping && (say(`presenter exited with ${code}`), stopAll(1)));

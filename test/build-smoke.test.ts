@@ -175,7 +175,7 @@ describe('compiled executable (bun run build)', () => {
           DATABASE_URL: db.url,
           KUBECONFIG: kubeconfig,
           PORT: '0',
-          JWT_SIGN_KEY: 'smoke-test-signing-key',
+          JWT_SIGN_KEY: 'smoke-test-signing-key-0123456789abcdef',
           AUTHN_NS: 'krateo-system',
           CLUSTER_NAME: 'smoke',
           OTEL_EXPORT_INTERVAL: '1s',
@@ -216,7 +216,7 @@ describe('compiled executable (bun run build)', () => {
     const permitted = buildRecord({ cluster_name: 'smoke', namespace: 'default' });
     await insertEventRows(sql, [permitted, buildRecord({ cluster_name: 'smoke', namespace: 'kube-system' })]);
     const eventsOf = async (username: string) => {
-      const token = signDevToken({ key: 'smoke-test-signing-key', username, ttlSeconds: 300 });
+      const token = signDevToken({ key: 'smoke-test-signing-key-0123456789abcdef', username, ttlSeconds: 300 });
       const answer = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await answer.json()) as { resources: { global_uid: string; namespace: string }[] };
       return { status: answer.status, rows: body.resources.map((r) => [r.global_uid, r.namespace]) };

@@ -1,9 +1,13 @@
 import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadDatabaseConfig, loadIngesterConfig, loadPresenterConfig, type Env } from '../lib/runtime/config.ts';
 import { formatDurationMs, parseDurationMs } from '../lib/runtime/duration.ts';
 
 const ingesterEnv = (extra: Env = {}): Env => ({ DB_HOST: 'db.example', DB_NAME: 'events', DB_USER: 'u', DB_PASS: 'p', ...extra });
-const presenterEnv = (extra: Env = {}): Env => ({ JWT_SIGN_KEY: 'k', AUTHN_NS: 'krateo-system', KUBECONFIG: '/kc', ...extra });
+const signKey = 'a-random-enough-hs256-key-for-tests-0123';
+const presenterEnv = (extra: Env = {}): Env => ({ JWT_SIGN_KEY: signKey, AUTHN_NS: 'krateo-system', KUBECONFIG: '/kc', ...extra });
 
 function problemsOf(load: () => unknown): string[] {
   try {
@@ -134,9 +138,14 @@ describe('presenter configuration', () => {
     const config = loadPresenterConfig(presenterEnv());
     expect(config).toEqual({
       port: 8083,
+      host: '0.0.0.0',
       debug: false,
       db: { url: 'postgres://localhost:5432/', safeUrl: 'postgres://localhost:5432/', readyTimeoutMs: 120_000, migrateOnStart: true, schema: 'events_stack' },
-      jwtSignKey: 'k',
+      jwtSignKey: signKey,
+      jwtPublicKeyPem: undefined,
+      jwtJwksUrl: undefined,
+      jwksCacheTtlMs: 600_000,
+      jwksRefreshMinIntervalMs: 30_000,
       authnNamespace: 'krateo-system',
       kube: { kubeconfigPath: '/kc', inCluster: false },
       heartbeatIntervalMs: 15_000,
@@ -144,31 +153,94 @@ describe('presenter configuration', () => {
       sseClientBufferBytes: 1_048_576,
       replayMaxRows: 10_000,
       authzCacheTtlMs: 30_000,
+      authzCacheMaxEntries: 100_000,
       authzStrict: false,
       clusterName: undefined,
       inClusterApi: undefined,
       remoteClusters: [],
       corsOrigins: ['*'],
       eventsMaxLimit: 1000,
+      eventsMaxConcurrentPerUser: 4,
+      eventsPoolSize: 2,
+      eventsQueryTimeoutMs: 10_000,
+      sseMaxStreams: 50_000,
+      sseMaxStreamsPerUser: 20,
       shutdownTimeoutMs: 10_000,
       otelEnabled: true,
       otelExportIntervalMs: 30_000,
     });
   });
 
-  test('JWT_SIGN_KEY and AUTHN_NS are required, and a secret value is never echoed', () => {
-    expect(problemsOf(() => loadPresenterConfig({}))).toEqual(['JWT_SIGN_KEY is required', 'AUTHN_NS is required']);
+  test('a token key (JWT_SIGN_KEY, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL) and AUTHN_NS are required, and a secret value is never echoed', () => {
+    expect(problemsOf(() => loadPresenterConfig({}))).toEqual([
+      'JWT_SIGN_KEY is required (or JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL for RS256 tokens)',
+      'AUTHN_NS is required',
+    ]);
     const problems = problemsOf(() => loadPresenterConfig(presenterEnv({ DB_PASS: 'hunter2', DB_PORT: 'x' })));
     expect(problems.join(' ')).not.toContain('hunter2');
   });
 
   test('the in-cluster service account is used when no kubeconfig is given', () => {
-    const config = loadPresenterConfig({ JWT_SIGN_KEY: 'k', AUTHN_NS: 'n', KUBERNETES_SERVICE_HOST: '10.0.0.1', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' });
+    const config = loadPresenterConfig({ JWT_SIGN_KEY: signKey, AUTHN_NS: 'n', KUBERNETES_SERVICE_HOST: '10.0.0.1', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' });
     expect(config.kube).toEqual({ inCluster: true });
   });
 
+  test('JWT_SIGN_KEY shorter than 32 bytes, or a known placeholder, is refused without echoing it', () => {
+    const refused = [
+      ['one character', 'k'],
+      ['31 bytes', 'a'.repeat(15) + 'b'.repeat(16)],
+      ['the shipped manifest placeholder', 'PLACEHOLDER-replace-me-see-docs-deploy-md'],
+      ['the old development key', 'dev-only-signing-key-change-me-please-0123'],
+      ['a long run of x', 'x'.repeat(40)],
+    ];
+    const answers = refused.map(([what, key]) => {
+      const problems = problemsOf(() => loadPresenterConfig(presenterEnv({ JWT_SIGN_KEY: key })));
+      return { what, problems, echoed: problems.join(' ').includes(key!) };
+    });
+    expect(answers).toEqual([
+      { what: 'one character', problems: ['JWT_SIGN_KEY must be at least 32 bytes'], echoed: false },
+      { what: '31 bytes', problems: ['JWT_SIGN_KEY must be at least 32 bytes'], echoed: false },
+      { what: 'the shipped manifest placeholder', problems: ['JWT_SIGN_KEY is a placeholder value: set a random key of at least 32 bytes'], echoed: false },
+      { what: 'the old development key', problems: ['JWT_SIGN_KEY is a placeholder value: set a random key of at least 32 bytes'], echoed: false },
+      { what: 'a long run of x', problems: ['JWT_SIGN_KEY is a placeholder value: set a random key of at least 32 bytes'], echoed: false },
+    ]);
+  });
+
+  test('RS256 keys alone are enough: a PEM public key file or a JWKS URL, each checked', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'presenter-config-'));
+    try {
+      const pem = join(dir, 'key.pem');
+      writeFileSync(pem, '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n');
+      const notPem = join(dir, 'key.txt');
+      writeFileSync(notPem, 'not a key');
+      const base = { AUTHN_NS: 'n', KUBECONFIG: '/kc' };
+      const fromFile = loadPresenterConfig({ ...base, JWT_PUBLIC_KEY_FILE: pem });
+      const fromJwks = loadPresenterConfig({ ...base, JWT_JWKS_URL: 'https://authn.krateo-system.svc/.well-known/jwks.json', JWT_JWKS_REFRESH_MIN_INTERVAL: '1m' });
+      expect([fromFile.jwtSignKey, fromFile.jwtPublicKeyPem?.startsWith('-----BEGIN PUBLIC KEY-----'), fromJwks.jwtJwksUrl, fromJwks.jwksRefreshMinIntervalMs]).toEqual([
+        undefined, true, 'https://authn.krateo-system.svc/.well-known/jwks.json', 60_000,
+      ]);
+      expect(problemsOf(() => loadPresenterConfig({ ...base, JWT_PUBLIC_KEY_FILE: notPem, JWT_JWKS_URL: 'authn/jwks' }))).toEqual([
+        'JWT_PUBLIC_KEY_FILE must hold a PEM public key (-----BEGIN PUBLIC KEY-----)',
+        'JWT_JWKS_URL must be an http(s) URL, got "authn/jwks"',
+      ]);
+      expect(problemsOf(() => loadPresenterConfig({ ...base, JWT_PUBLIC_KEY_FILE: join(dir, 'missing.pem') }))).toEqual([
+        `JWT_PUBLIC_KEY_FILE cannot be read: ${join(dir, 'missing.pem')}`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('AUTHZ_CACHE_TTL below 1s is refused (0s would re-ask the API server on every row)', () => {
+    expect(['0s', '500ms'].map((ttl) => problemsOf(() => loadPresenterConfig(presenterEnv({ AUTHZ_CACHE_TTL: ttl }))))).toEqual([
+      ['AUTHZ_CACHE_TTL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "0s"'],
+      ['AUTHZ_CACHE_TTL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "500ms"'],
+    ]);
+    expect(loadPresenterConfig(presenterEnv({ AUTHZ_CACHE_TTL: '1s' })).authzCacheTtlMs).toBe(1000);
+  });
+
   test('in a pod, users\' reviews go to the in-cluster API server unless USER_REVIEWS_IN_CLUSTER is false, and CLUSTER_NAME is required', () => {
-    const pod = { JWT_SIGN_KEY: 'k', AUTHN_NS: 'n', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' };
+    const pod = { JWT_SIGN_KEY: signKey, AUTHN_NS: 'n', HOME: '/nonexistent', CLUSTER_NAME: 'krateo' };
     const caFile = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
     expect(loadPresenterConfig({ ...pod, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '6443' }).inClusterApi).toEqual({ url: 'https://10.0.0.1:6443', caFile });
     expect(loadPresenterConfig({ ...pod, KUBERNETES_SERVICE_HOST: 'fd00::1' }).inClusterApi).toEqual({ url: 'https://[fd00::1]:443', caFile });

@@ -1,8 +1,9 @@
 // `bun run dev` as a user runs it: one process starts PostgreSQL, the simulator with its demo
 // workload, the ingester and the presenter; the printed curl lines work; Ctrl-C leaves nothing behind.
 import { describe, expect, test } from 'bun:test';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { retryWhilePortTaken } from './support/executable.ts';
 import { waitFor } from './support/ingester-fixtures.ts';
@@ -72,9 +73,22 @@ async function collectEvents(client: SseClient, count: number): Promise<{ namesp
   return events;
 }
 
-async function portIsFree(port: number): Promise<boolean> {
+/** The key `bun run dev` used to sign with, published in its source until it made its own. */
+const formerlyPublishedKey = 'dev-only-signing-key-change-me';
+
+/** Whether `token`'s HS256 signature is made with `key`. */
+const signedWith = (token: string, key: string) => {
+  const [header, payload, signature] = token.split('.');
+  return createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url') === signature;
+};
+
+/** This machine's IPv4 addresses other than loopback. */
+const outsideAddresses = () =>
+  Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
+
+async function portIsFree(port: number, hostname = '127.0.0.1'): Promise<boolean> {
   try {
-    const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
+    const socket = await Bun.connect({ hostname, port, socket: { data() {} } });
     socket.end();
     return false;
   } catch {
@@ -83,7 +97,7 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 describe('bun run dev', () => {
-  test('starts the whole stack, prints working tokens for a restricted and an admin user, stops cleanly on Ctrl-C and reuses its data', async () => {
+  test('starts the whole stack on 127.0.0.1 only, prints working tokens (signed with its own random key) for a restricted and an admin user, stops cleanly on Ctrl-C and reuses its data', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'events-dev-'));
     // As root the embedded server runs as `postgres`, which must be able to enter the parent folder.
     chmodSync(dataDir, 0o755);
@@ -97,6 +111,11 @@ describe('bun run dev', () => {
         const tokens = [...stack.output.matchAll(/curl -N -H 'Authorization: Bearer ([^']+)' (\S+)/g)].map((m) => ({ token: m[1]!, url: m[2]! }));
         expect(tokens.map((t) => t.url)).toEqual([`http://127.0.0.1:${ports.presenter}/notifications`, `http://127.0.0.1:${ports.presenter}/notifications`]);
         const [alice, admin] = tokens;
+        // Reachable from this machine only, and tokens nobody else can forge.
+        const outside = outsideAddresses();
+        expect(await Promise.all(outside.map((address) => portIsFree(ports.presenter, address)))).toEqual(outside.map(() => true));
+        expect(tokens.map((t) => signedWith(t.token, formerlyPublishedKey))).toEqual([false, false]);
+        expect(readFileSync(join(dataDir, 'jwt-sign-key'), 'utf8').trim().length).toBeGreaterThanOrEqual(32);
         const consoleLinks = [...stack.output.matchAll(/console: (\S+)#token=(\S+)/g)].map((m) => ({ token: m[2]!, url: m[1]! }));
         expect(consoleLinks).toEqual(tokens.map((t) => ({ token: t.token, url: `http://127.0.0.1:${ports.presenter}/ui` })));
         expect((await fetch(consoleLinks[0]!.url)).status).toBe(200);

@@ -14,7 +14,7 @@ import { parseFrame } from './support/sse-client.ts';
 import { noPostgresRestart, skipNote } from './support/environment.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const signKey = 'e2e-signing-key';
+const signKey = 'e2e-signing-key-0123456789abcdefghij';
 const authnNamespace = 'krateo-system';
 
 /** A simulator with least-privilege identities for both services and three users, and their kubeconfig files. */

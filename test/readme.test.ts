@@ -40,6 +40,13 @@ describe('README', () => {
     expect([presenter.JWT_SIGN_KEY, presenter.AUTHN_NS, ingester.NAMESPACES]).toEqual(['—', '—', 'all (if empty)']);
   });
 
+  test('the docs recommend sslmode=verify-full and never a mode that verifies no certificate', () => {
+    // postgres.js accepts any server certificate under require, prefer and allow.
+    const docs = ['../README.md', '../docs/deploy.md', '../docs/api.md'].map((path) => readFileSync(new URL(path, import.meta.url), 'utf8'));
+    const unverified = docs.flatMap((text) => text.match(/sslmode=(require|prefer|allow)\b/g) ?? []);
+    expect({ unverified, recommended: docs[1]!.includes('DB_PARAMS=sslmode=verify-full') }).toEqual({ unverified: [], recommended: true });
+  });
+
   test('the README starts with one command that runs the stack and one that runs the tests, the one CI runs', () => {
     const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

@@ -20,6 +20,10 @@ export interface ConsoleRoutesDeps {
   /** The console page (Bun's HTML import); `/ui` answers 404 without it. */
   consolePage?: HTMLBundle;
   authenticate: (request: Request) => Promise<{ identity: TokenIdentity; creds: UserCredentials }>;
+  /** Takes one of the user's `/events` slots (shared with `/events`); throws LimitError when none is free. */
+  admit: (username: string) => () => void;
+  /** The namespaces worth asking about: `wanted` (a filter) cut to those holding events, else all of those. */
+  candidateNamespaces: (wanted: readonly string[] | undefined) => Promise<string[]>;
   fail: (err: unknown, route: string, method: string, cors: Record<string, string>) => Response;
   observe: (route: string, method: string, started: number, status: number) => void;
 }
@@ -49,16 +53,22 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const started = performance.now();
     const cors = corsHeaders(deps.corsOrigins, request);
     let response: Response;
+    let release: (() => void) | undefined;
     try {
       const { identity } = await deps.authenticate(request);
-      const scope = async (parsed: AggregateRequest) =>
-        await deps.visibility.scope(identity.username, parsed.filters.equal.namespace ?? (await deps.catalog.list()), {
+      // Called once the parameters are valid: only a request that will query takes a slot.
+      const scope = async (parsed: AggregateRequest) => {
+        release ??= deps.admit(identity.username);
+        return await deps.visibility.scope(identity.username, await deps.candidateNamespaces(parsed.filters.equal.namespace), {
           clusters: parsed.filters.equal.cluster,
           kinds: parsed.filters.equal.kind,
         });
+      };
       response = json(await run(queryInput(new URL(request.url)), scope), cors);
     } catch (err) {
       response = deps.fail(err, route, request.method, cors);
+    } finally {
+      release?.();
     }
     deps.observe(route, request.method, started, response.status);
     return response;

@@ -1,12 +1,14 @@
 import { Elysia } from 'elysia';
-import { AuthError, extractToken, verifyToken, type TokenIdentity } from './access/auth-token.ts';
+import { AuthError, extractToken, type TokenIdentity, type TokenVerifier } from './access/auth-token.ts';
 import type { Sql } from '../storage/db.ts';
 import type { EventVisibility } from './access/event-visibility.ts';
 import { parseEventsRequest, queryEvents } from './events-query.ts';
 import { errorFields, type Logger } from '../runtime/log.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
 import { InputError, parseFilters, type FilterInput } from './core/filters.ts';
+import { createPerKeyLimit, LimitError } from './core/limits.ts';
 import type { PresenterMetrics } from './core/metrics.ts';
+import { readJsonBody } from './core/request-body.ts';
 import {
   createOpenApiPlugin,
   errorBody,
@@ -26,9 +28,15 @@ import type { CredentialStore, UserCredentials } from './access/user-credentials
 
 /** Everything the HTTP layer needs; tests pass real or fake collaborators. */
 export interface PresenterAppDeps {
-  jwtSignKey: string;
+  tokens: TokenVerifier;
   corsOrigins: readonly string[];
   eventsMaxLimit: number;
+  /** `/events` requests one user may have in flight. */
+  eventsMaxConcurrentPerUser: number;
+  /** Open streams in all, and of one user. */
+  sseMaxStreams: number;
+  sseMaxStreamsPerUser: number;
+  /** The history pool (with its statement timeout): only `/events` queries run on it. */
   sql: Sql;
   hub: SseHub;
   visibility: EventVisibility;
@@ -54,10 +62,10 @@ function queryInput(url: URL): FilterInput {
   return input;
 }
 
-/** Largest `POST /events` body accepted (1 MiB; filters are a few hundred bytes). */
-const maxBodyBytes = 1_048_576;
-
 const seqPattern = /^\d{1,15}$/;
+
+/** SQLSTATE query_canceled: the history pool's statement_timeout fired. */
+const queryCanceled = '57014';
 
 /** `Last-Event-ID` header, else the `lastEventId` / `last_event_id` query parameters. */
 function resumePoint(request: Request, url: URL): number | undefined {
@@ -80,7 +88,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
   const authenticate = async (request: Request, allowQuery: boolean, url?: URL): Promise<{ identity: TokenIdentity; creds: UserCredentials }> => {
     const token = extractToken(request, { allowQuery, url });
     if (token === undefined) throw new AuthError('missing_token', 'a Bearer token is required');
-    const identity = verifyToken(token, deps.jwtSignKey);
+    const identity = await deps.tokens.verify(token);
     return { identity, creds: await deps.credentials.get(identity.username) };
   };
 
@@ -94,6 +102,13 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       metrics.authFailures.add(1, { reason: err.code });
       return json(counted(401, 'authenticate', err.code), { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
     }
+    if ((err as { code?: unknown }).code === queryCanceled) {
+      err = new LimitError('query_timeout', 'the history query took too long; narrow the filters (namespace, since) or retry later', 503, 5);
+    }
+    if (err instanceof LimitError) {
+      const headers = { ...cors, 'retry-after': String(err.retryAfterSeconds) };
+      return json(counted(err.status, err.code === 'query_timeout' ? 'query' : 'admit', err.code), { code: err.code, message: err.message }, headers);
+    }
     if (err instanceof InputError) {
       return json(counted(err.code === 'body_too_large' ? 413 : 400, 'validate', err.code), { code: err.code, message: err.message }, cors);
     }
@@ -106,43 +121,48 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     metrics.httpDuration.record((performance.now() - started) / 1000, { route, method, status_code: status });
   };
 
+  const inFlight = createPerKeyLimit(deps.eventsMaxConcurrentPerUser);
+  const admit = (username: string) => {
+    const release = inFlight.tryAcquire(username);
+    if (!release) throw new LimitError('too_many_requests', 'too many /events requests in flight for this user', 429, 1);
+    return release;
+  };
+  // Only namespaces that hold events can match: any other filter value costs no review.
+  const candidateNamespaces = async (wanted: readonly string[] | undefined) => {
+    const stored = await deps.catalog.list();
+    return wanted ? wanted.filter(Set.prototype.has, new Set(stored)) : stored;
+  };
   const events = async (request: Request, input: () => Promise<FilterInput>) => {
     const started = performance.now();
     const cors = corsHeaders(deps.corsOrigins, request);
     let response: Response;
+    let release: (() => void) | undefined;
     try {
       const { identity } = await authenticate(request, false);
       const parsed = parseEventsRequest(await input(), { maxLimit: deps.eventsMaxLimit });
-      const candidates = parsed.filters.equal.namespace ?? (await deps.catalog.list());
+      // Only a request that will query takes a slot (a malformed one is answered at once).
+      release = admit(identity.username);
+      const candidates = await candidateNamespaces(parsed.filters.equal.namespace);
       const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
       const page = await queryEvents(deps.sql, parsed, scope);
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);
     } catch (err) {
       response = fail(err, '/events', request.method, cors);
+    } finally {
+      release?.();
     }
     observe('/events', request.method, started, response.status);
     return response;
   };
 
-  const readBody = async (request: Request): Promise<FilterInput> => {
-    // The body holds filters only: a bigger one is refused, unread when its length is declared.
-    const tooLarge = () => new InputError('body_too_large', `body must be at most ${maxBodyBytes} bytes`);
-    if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) throw tooLarge();
-    const text = await request.text();
-    if (Buffer.byteLength(text) > maxBodyBytes) throw tooLarge();
-    if (text.trim() === '') return {};
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new InputError('invalid_body', 'body must be a JSON object');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError('invalid_body', 'body must be a JSON object');
-    return body as FilterInput;
+  const openStreamAllowed = (username: string) => {
+    if (deps.hub.clientCount >= deps.sseMaxStreams) throw new LimitError('server_busy', 'the server has too many open streams', 429, 5);
+    if (deps.hub.streamsOf(username) >= deps.sseMaxStreamsPerUser) throw new LimitError('too_many_streams', 'this user has too many open streams', 429, 5);
   };
 
-  const errors = { 400: errorBody, 401: errorBody };
+  // 429: too many requests in flight for the user; 503: the query timed out (413: a body over 1 MiB).
+  const errors = { 400: errorBody, 401: errorBody, 429: errorBody, 503: errorBody };
   const probe = (summary: string) => ({ response: { 200: probeBody, 503: probeBody }, detail: { summary, security: [] } });
 
   return new Elysia()
@@ -165,6 +185,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       try {
         const url = new URL(request.url);
         const { identity, creds } = await authenticate(request, true, url);
+        openStreamAllowed(identity.username);
         const filters = parseFilters(queryInput(url), { history: false });
         const resumeAfterSeq = resumePoint(request, url);
         // Bun closes idle connections after its idleTimeout; a quiet stream must stay open.
@@ -176,6 +197,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
           filters,
           resumeAfterSeq,
           headers: cors,
+          expiresAtMs: identity.expiresAtMs,
         });
         log.info('stream opened', { user: identity.username, stream: stream.id, resume: resumeAfterSeq !== undefined });
         observe('/notifications', request.method, started, 200);
@@ -195,12 +217,12 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors },
       detail: { summary: 'History: the latest version of each event, newest first' },
     })
-    .post('/events', ({ request }) => events(request, () => readBody(request)), {
+    .post('/events', ({ request }) => events(request, () => readJsonBody(request)), {
       parse: 'none',
-      response: { 200: eventsPage, ...errors },
+      response: { 200: eventsPage, ...errors, 413: errorBody },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
-    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), fail, observe }))
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), admit, candidateNamespaces, fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);

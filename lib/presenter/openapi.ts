@@ -132,11 +132,12 @@ const json = (schema: TSchema, description: string) => ({ description, content: 
 export const notificationsResponses: OpenAPIV3.ResponsesObject = {
   200: {
     description:
-      'An event stream. Frames: `event: krateo` with `id: <seq>` and `data:` an event payload; comment heartbeats; `event: resume` with `{"last_event_id","reason"}` before the server closes a stream that fell behind or is shutting down.',
+      'An event stream. Frames: `event: krateo` with `id: <seq>` and `data:` an event payload; comment heartbeats; `event: resume` with `{"last_event_id","reason"}` before the server closes a stream that fell behind, hit the replay cap, outlived its token or its user\'s clientconfig Secret, or is shutting down.',
     content: { 'text/event-stream': { schema: { type: 'string' } as OpenAPIV3.SchemaObject, example: `id: 42\nevent: krateo\ndata: ${JSON.stringify({ global_uid: 'c:u' })}\n\n` } },
   },
   400: json(errorBody, 'Malformed parameter'),
   401: json(errorBody, 'Missing or invalid token, or no Kubernetes credentials for the user'),
+  429: json(errorBody, 'Too many open streams for this user (`too_many_streams`) or in all (`server_busy`); see `Retry-After`'),
 };
 
 /** Documents `POST /events`' body from the same schema (the route reads the body itself). */

@@ -1,6 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import type { HTMLBundle } from 'bun';
-import { createAuthorizer, selfSubjectAccessReview, type AccessCheck } from './access/access-review.ts';
+import { createAuthorizer, selfSubjectAccessReview, type AccessCheck, type Authorizer } from './access/access-review.ts';
 import type { PresenterConfig } from '../runtime/config.ts';
 import { createSql, defaultSchema } from '../storage/db.ts';
 import { readLastSeq } from '../storage/event-store.ts';
@@ -12,7 +12,10 @@ import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
+import { maxBodyBytes } from './core/request-body.ts';
 import { createSseHub } from './sse/hub.ts';
+import { startSessionGuard } from './sse/session-guard.ts';
+import { createTokenVerifier, type TokenVerifier } from './access/auth-token.ts';
 import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
 import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
@@ -27,7 +30,60 @@ export type PresenterSettings = Pick<
 > & {
   /** The presenter's own cluster (`CLUSTER_NAME`, resolved): rows of it are authorised with the user's clientconfig. */
   clusterName: string;
+} & Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
+
+type LimitSetting =
+  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
+
+/** The defaults of the limits (the config module's defaults). */
+export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
+  authzCacheMaxEntries: 100_000,
+  eventsMaxConcurrentPerUser: 4,
+  eventsPoolSize: 2,
+  eventsQueryTimeoutMs: 10_000,
+  sseMaxStreams: 50_000,
+  sseMaxStreamsPerUser: 20,
 };
+
+/**
+ * Bun's own cap on any request body, declared or chunked (its default is 128 MiB). Well above the
+ * 1 MiB `/events` limit, which answers in JSON first (reading stops there); past this one Bun
+ * answers a bare 413 without reading.
+ */
+const serverMaxBodyBytes = 16 * maxBodyBytes;
+
+/**
+ * The live pool (the live reader, replay, catch-up, `/readyz`; array parameters are bound as
+ * literals (toArrayLiteral), so it needs no per-connection type query, whose dropped promise would
+ * be an unhandled rejection after a restart, lib/storage/db.ts) and the history pool, whose
+ * statements are cancelled after `eventsQueryTimeoutMs` and run without parallel workers.
+ */
+function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueryTimeoutMs'>, schema: string | undefined) {
+  return {
+    sql: createSql(databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema }),
+    historySql: createSql(databaseUrl, {
+      schema,
+      max: settings.eventsPoolSize,
+      applicationName: 'events-presenter-history',
+      fetchTypes: false,
+      statementTimeoutMs: settings.eventsQueryTimeoutMs,
+      // One process per history query: parallel workers would let a few expensive filters take
+      // every core from the live reader (PostgreSQL's default is 2 workers per query).
+      parallelWorkers: 0,
+    }),
+  };
+}
+
+/** The token verifier for the keys configured (throws when none is, or one is unusable). */
+function createTokens(settings: PresenterSettings): Promise<TokenVerifier> {
+  return createTokenVerifier({
+    signKey: settings.jwtSignKey,
+    publicKeyPem: settings.jwtPublicKeyPem,
+    jwksUrl: settings.jwtJwksUrl,
+    jwksCacheTtlMs: settings.jwksCacheTtlMs,
+    jwksRefreshMinIntervalMs: settings.jwksRefreshMinIntervalMs,
+  });
+}
 
 /** What `startPresenter` needs to decide what each user may see. */
 interface AccessOptions {
@@ -45,7 +101,11 @@ interface AccessOptions {
  * The user's main credentials (authentication needs them) and the visibility rule over every
  * mapped cluster (docs/decisions/010-clusters-and-api-servers.md).
  */
-function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics: PresenterMetrics): { credentials: CredentialStore; visibility: EventVisibility } {
+function createAccess(
+  options: AccessOptions,
+  catalog: NamespaceCatalog,
+  metrics: PresenterMetrics,
+): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility } {
   const { settings, log, now } = options;
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
   const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
@@ -53,6 +113,7 @@ function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics
     check: options.accessCheck ?? selfSubjectAccessReview,
     credentials: createClusterCredentials(clusters, credentials),
     ttlMs: settings.authzCacheTtlMs,
+    maxEntries: settings.authzCacheMaxEntries,
     log,
     metrics,
     now,
@@ -64,7 +125,7 @@ function createAccess(options: AccessOptions, catalog: NamespaceCatalog, metrics
       : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
   log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
-  return { credentials, visibility };
+  return { credentials, authorizer, visibility };
 }
 
 /** A running presenter. */
@@ -101,24 +162,31 @@ export interface StartPresenterOptions {
 }
 
 /**
- * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and one
- * query pool to `databaseUrl`. Migrations and waiting for the database are the caller's job.
- * Strict mode (`authzStrict`) needs `discovery` and throws at start without it.
+ * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and two
+ * query pools to `databaseUrl`: `/events` runs on its own (`eventsPoolSize` connections, each
+ * statement cancelled after `eventsQueryTimeoutMs`), so history can never take the connections of
+ * the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions and credentials
+ * are dropped and the streams of a user whose clientconfig Secret is gone are closed. Migrations
+ * and waiting for the database are the caller's job. Strict mode (`authzStrict`) needs `discovery`
+ * and throws at start without it; a token key that cannot be used throws too.
  */
 export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
-  const { settings, log } = options;
+  const { log } = options;
+  const settings = { ...defaultLimits, ...options.settings };
   const metrics = options.metrics ?? createPresenterMetrics(options.meter);
-  // Array parameters are bound as literals (toArrayLiteral), so the pool needs no per-connection type
-  // query, whose dropped promise would be an unhandled rejection after a restart (lib/storage/db.ts).
-  const sql = createSql(options.databaseUrl, { max: 10, applicationName: 'events-presenter', fetchTypes: false, schema: options.databaseSchema });
+  const tokens = await createTokens(settings);
+  const { sql, historySql } = createPools(options.databaseUrl, settings, options.databaseSchema);
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  const { credentials, visibility } = createAccess(options, catalog, metrics);
+  const { credentials, authorizer, visibility } = createAccess(options, catalog, metrics);
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
+  const prune = () => (authorizer.prune(), credentials.prune());
+  const guard = startSessionGuard({ streams: hub, lookup: (username) => credentials.current(username), prune, intervalMs: settings.authzCacheTtlMs, log });
   let stopping = false;
   const app = createPresenterApp({
     ...settings,
-    sql,
+    tokens,
+    sql: historySql,
     hub,
     visibility,
     credentials,
@@ -136,6 +204,7 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
     port: settings.port,
     hostname: options.hostname ?? '127.0.0.1',
     reusePort: false,
+    maxRequestBodySize: serverMaxBodyBytes,
     ...(options.idleTimeoutSeconds === undefined ? {} : { idleTimeout: options.idleTimeoutSeconds }),
   });
   const port = app.server!.port!;
@@ -145,11 +214,12 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
+      guard.stop();
       const deadline = AbortSignal.timeout(settings.shutdownTimeoutMs);
       await Promise.race([hub.close(), new Promise((resolve) => deadline.addEventListener('abort', resolve))]);
       await listener.stop();
       await app.stop(true);
-      await sql.end({ timeout: Math.ceil(settings.shutdownTimeoutMs / 1000) });
+      await Promise.all([sql, historySql].map((pool) => pool.end({ timeout: Math.ceil(settings.shutdownTimeoutMs / 1000) })));
       log.info('presenter stopped');
     })());
   return {

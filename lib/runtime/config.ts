@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readInClusterApi, readRemoteClusters, type RemoteCluster } from './cluster-settings.ts';
@@ -35,7 +35,7 @@ const dbSettings = (hostDefault: string): Setting[] => [
   { name: 'DB_NAME', default: '—', description: 'Database name' },
   { name: 'DB_USER', default: '—', description: 'Database username' },
   { name: 'DB_PASS', default: '—', description: 'Database password', secret: true },
-  { name: 'DB_PARAMS', default: '—', description: 'Extra connection parameters (e.g. `sslmode=disable`)' },
+  { name: 'DB_PARAMS', default: '—', description: 'Extra connection parameters (e.g. `sslmode=verify-full`; `require` verifies no certificate)' },
   { name: 'DB_READY_TIMEOUT', default: '2m', description: 'Max wait for PostgreSQL readiness at start' },
   { name: 'MIGRATE_ON_START', default: 'true', description: 'Apply database migrations at start (under an advisory lock)' },
   { name: 'DB_SCHEMA', default: 'events_stack', description: 'PostgreSQL schema holding all our tables, functions and migrations; also the NOTIFY channel (applies with `DATABASE_URL` too; lower-case identifier)' },
@@ -69,9 +69,14 @@ export const ingesterSettings: Setting[] = [
 /** Every setting the presenter reads, with its default. */
 export const presenterSettings: Setting[] = [
   { name: 'PORT', default: '8083', description: 'HTTP server port' },
+  { name: 'HOST', default: '0.0.0.0', description: 'Address the HTTP server listens on (`bun run dev`: 127.0.0.1)' },
   { name: 'DEBUG', default: 'false', description: 'Enable debug logging' },
   ...dbSettings('localhost'),
-  { name: 'JWT_SIGN_KEY', default: '—', description: 'HMAC signing key for JWT validation (required)', secret: true },
+  { name: 'JWT_SIGN_KEY', default: '—', description: 'HMAC key of HS256 tokens, at least 32 bytes, never a placeholder (this, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL is required)', secret: true },
+  { name: 'JWT_PUBLIC_KEY_FILE', default: '—', description: 'PEM public key (SPKI) of RS256 tokens' },
+  { name: 'JWT_JWKS_URL', default: '—', description: 'JSON Web Key Set of RS256 tokens (authn\'s `/.well-known/jwks.json`); a token\'s `kid` picks the key' },
+  { name: 'JWT_JWKS_CACHE_TTL', default: '10m', description: 'How long a fetched key set is used before it is fetched again' },
+  { name: 'JWT_JWKS_REFRESH_MIN_INTERVAL', default: '30s', description: 'An unknown `kid` fetches the key set again at most this often' },
   { name: 'AUTHN_NS', default: '—', description: 'Kubernetes namespace where user clientconfig secrets live (required)' },
   { name: 'KUBECONFIG', default: '~/.kube/config or in-cluster', description: 'Kubeconfig used to read the clientconfig secrets' },
   { name: 'CLUSTER_NAME', default: 'kubeconfig cluster name', description: 'The presenter\'s own cluster: the ingester\'s `CLUSTER_NAME` for it (required in a pod). Its rows are authorised with the user\'s clientconfig' },
@@ -81,10 +86,16 @@ export const presenterSettings: Setting[] = [
   { name: 'SSE_RETRY', default: '3s', description: 'Reconnect delay suggested to SSE clients (`retry:`)' },
   { name: 'SSE_CLIENT_BUFFER_BYTES', default: '1048576', description: 'Bytes that may stay queued for one SSE client (bursts: up to 4x for a second) before it is told to resume and closed' },
   { name: 'REPLAY_MAX_ROWS', default: '10000', description: 'Most rows replayed after `Last-Event-ID` before the client is told to resume again' },
-  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-cluster, per-namespace authorisation decision is reused' },
+  { name: 'AUTHZ_CACHE_TTL', default: '30s', description: 'How long a per-user, per-cluster, per-namespace authorisation decision (and a user\'s credentials) is reused; at least 1s' },
+  { name: 'AUTHZ_CACHE_MAX_ENTRIES', default: '100000', description: 'Most authorisation decisions kept; the oldest go first' },
   { name: 'AUTHZ_STRICT', default: 'false', description: 'Also require `get` on the involved object\'s resource type' },
   { name: 'CORS_ORIGINS', default: '*', description: 'Comma-separated allowed browser origins' },
   { name: 'EVENTS_MAX_LIMIT', default: '1000', description: 'Largest `limit` accepted by `/events`' },
+  { name: 'EVENTS_MAX_CONCURRENT_PER_USER', default: '4', description: '`/events` requests one user may have in flight; more are answered 429' },
+  { name: 'EVENTS_POOL_SIZE', default: '2', description: 'Database connections for `/events`; streams and `/readyz` have their own' },
+  { name: 'EVENTS_QUERY_TIMEOUT', default: '10s', description: 'Longest `/events` query (`statement_timeout`); past it the answer is 503 `query_timeout`' },
+  { name: 'SSE_MAX_STREAMS', default: '50000', description: 'Open streams in all; more are answered 429' },
+  { name: 'SSE_MAX_STREAMS_PER_USER', default: '20', description: 'Open streams of one user; more are answered 429' },
   { name: 'SHUTDOWN_TIMEOUT', default: '10s', description: 'Longest graceful drain on SIGTERM/SIGINT' },
   { name: 'OTEL_ENABLED', default: 'true', description: 'Enable OpenTelemetry metrics' },
   { name: 'OTEL_EXPORT_INTERVAL', default: '30s', description: 'Metrics export interval' },
@@ -301,9 +312,16 @@ export function loadIngesterConfig(env: Env): IngesterConfig {
 /** Presenter settings, fully parsed. */
 export interface PresenterConfig {
   port: number;
+  host: string;
   debug: boolean;
   db: DatabaseConfig;
-  jwtSignKey: string;
+  /** HS256 key; undefined when only RS256 keys are configured. */
+  jwtSignKey?: string;
+  /** The PEM text of JWT_PUBLIC_KEY_FILE. */
+  jwtPublicKeyPem?: string;
+  jwtJwksUrl?: string;
+  jwksCacheTtlMs: number;
+  jwksRefreshMinIntervalMs: number;
   authnNamespace: string;
   kube: KubeSource;
   heartbeatIntervalMs: number;
@@ -311,6 +329,7 @@ export interface PresenterConfig {
   sseClientBufferBytes: number;
   replayMaxRows: number;
   authzCacheTtlMs: number;
+  authzCacheMaxEntries: number;
   authzStrict: boolean;
   corsOrigins: string[];
   /** The presenter's own cluster; undefined: the kubeconfig's cluster name (required in a pod). */
@@ -319,6 +338,11 @@ export interface PresenterConfig {
   inClusterApi?: { url: string; caFile: string };
   remoteClusters: RemoteCluster[];
   eventsMaxLimit: number;
+  eventsMaxConcurrentPerUser: number;
+  eventsPoolSize: number;
+  eventsQueryTimeoutMs: number;
+  sseMaxStreams: number;
+  sseMaxStreamsPerUser: number;
   shutdownTimeoutMs: number;
   otelEnabled: boolean;
   otelExportIntervalMs: number;
@@ -332,22 +356,30 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
   const corsOrigins = r.list('CORS_ORIGINS');
   const config: PresenterConfig = {
     port: r.integer('PORT', 8083, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
     debug: r.boolean('DEBUG', false),
     db: readDatabase(r, 'localhost'),
-    jwtSignKey: r.required('JWT_SIGN_KEY'),
+    ...readTokenKeys(r),
     authnNamespace: r.required('AUTHN_NS'),
     kube: readKube(r),
     heartbeatIntervalMs: r.durationMs('HEARTBEAT_INTERVAL', '15s', 100, maxTimerMs),
     sseRetryMs: r.durationMs('SSE_RETRY', '3s', 0, maxTimerMs),
     sseClientBufferBytes: r.integer('SSE_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1 << 30),
     replayMaxRows: r.integer('REPLAY_MAX_ROWS', 10_000, 1, 10_000_000),
-    authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s'),
+    // 0 re-asked the API server on every fan-out pass (thousands of reviews a second, nothing delivered).
+    authzCacheTtlMs: r.durationMs('AUTHZ_CACHE_TTL', '30s', 1000, maxTimerMs),
+    authzCacheMaxEntries: r.integer('AUTHZ_CACHE_MAX_ENTRIES', 100_000, 1000, 100_000_000),
     authzStrict: r.boolean('AUTHZ_STRICT', false),
     clusterName: r.string('CLUSTER_NAME'),
     inClusterApi: readInClusterApi(r),
     remoteClusters: readRemoteClusters(r),
     corsOrigins: corsOrigins.length > 0 ? corsOrigins : ['*'],
     eventsMaxLimit: r.integer('EVENTS_MAX_LIMIT', 1000, 1, 100_000),
+    eventsMaxConcurrentPerUser: r.integer('EVENTS_MAX_CONCURRENT_PER_USER', 4, 1, 1000),
+    eventsPoolSize: r.integer('EVENTS_POOL_SIZE', 2, 1, 100),
+    eventsQueryTimeoutMs: r.durationMs('EVENTS_QUERY_TIMEOUT', '10s', 100, maxTimerMs),
+    sseMaxStreams: r.integer('SSE_MAX_STREAMS', 50_000, 1, 10_000_000),
+    sseMaxStreamsPerUser: r.integer('SSE_MAX_STREAMS_PER_USER', 20, 1, 100_000),
     shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),
     otelEnabled: r.boolean('OTEL_ENABLED', true),
     otelExportIntervalMs: r.durationMs('OTEL_EXPORT_INTERVAL', '30s', 1, maxTimerMs),
@@ -361,6 +393,48 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
   }
   r.throwIfInvalid();
   return config;
+}
+
+/** Keys that are published, shipped or documented as examples: a token signed with one is forgeable. */
+const placeholderPattern = /placeholder|replace[-_ ]?me|change[-_ ]?me|changeit|^(secret|example|\.\.\.|x+)$/i;
+
+/** Smallest HS256 key accepted: RFC 7518 §3.2 asks for a key at least as long as the hash (256 bits). */
+export const minSignKeyBytes = 32;
+
+function readTokenKeys(r: EnvReader): Pick<PresenterConfig, 'jwtSignKey' | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'> {
+  const jwtSignKey = r.string('JWT_SIGN_KEY');
+  const keyFile = r.string('JWT_PUBLIC_KEY_FILE');
+  const jwtJwksUrl = r.string('JWT_JWKS_URL');
+  if (jwtSignKey === undefined && keyFile === undefined && jwtJwksUrl === undefined) {
+    r.problems.push('JWT_SIGN_KEY is required (or JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL for RS256 tokens)');
+  }
+  // Never echo the key: only what is wrong with it.
+  if (jwtSignKey !== undefined && Buffer.byteLength(jwtSignKey) < minSignKeyBytes) {
+    r.problems.push(`JWT_SIGN_KEY must be at least ${minSignKeyBytes} bytes`);
+  } else if (jwtSignKey !== undefined && placeholderPattern.test(jwtSignKey)) {
+    r.problems.push('JWT_SIGN_KEY is a placeholder value: set a random key of at least 32 bytes');
+  }
+  let jwtPublicKeyPem: string | undefined;
+  if (keyFile !== undefined) {
+    try {
+      jwtPublicKeyPem = readFileSync(keyFile, 'utf8');
+    } catch {
+      r.problems.push(`JWT_PUBLIC_KEY_FILE cannot be read: ${keyFile}`);
+    }
+    if (jwtPublicKeyPem !== undefined && !jwtPublicKeyPem.includes('-----BEGIN PUBLIC KEY-----')) {
+      r.problems.push('JWT_PUBLIC_KEY_FILE must hold a PEM public key (-----BEGIN PUBLIC KEY-----)');
+    }
+  }
+  if (jwtJwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwtJwksUrl)) {
+    r.problems.push(`JWT_JWKS_URL must be an http(s) URL, got ${JSON.stringify(jwtJwksUrl)}`);
+  }
+  return {
+    jwtSignKey,
+    jwtPublicKeyPem,
+    jwtJwksUrl,
+    jwksCacheTtlMs: r.durationMs('JWT_JWKS_CACHE_TTL', '10m', 1000, maxTimerMs),
+    jwksRefreshMinIntervalMs: r.durationMs('JWT_JWKS_REFRESH_MIN_INTERVAL', '30s', 0, maxTimerMs),
+  };
 }
 
 /** Database settings alone (drizzle-kit and tools): DB_HOST defaults to localhost. */

@@ -39,7 +39,8 @@ export function reconnectDelaySeconds(retries: number): number {
  * serialise once), server notices are not printed, and a lost connection is retried within 250 ms
  * ({@link reconnectDelaySeconds}). Every connection's only search_path is `schema` (default
  * {@link defaultSchema}): unqualified names resolve to our objects and never to `public`
- * (docs/decisions/011-own-schema.md).
+ * (docs/decisions/011-own-schema.md). `statementTimeoutMs` sets the connections'
+ * `statement_timeout`, `parallelWorkers` their `max_parallel_workers_per_gather`.
  *
  * `fetchTypes: false` skips postgres.js's catalog query for array types on every new connection;
  * such a pool cannot bind or parse arrays, but a connection dropped while it starts up (a
@@ -49,15 +50,22 @@ export function reconnectDelaySeconds(retries: number): number {
  */
 export function createSql(
   url: string,
-  options: { max?: number; applicationName?: string; fetchTypes?: boolean; schema?: string } = {},
+  options: { max?: number; applicationName?: string; fetchTypes?: boolean; schema?: string; statementTimeoutMs?: number; parallelWorkers?: number } = {},
 ): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     fetch_types: options.fetchTypes ?? true,
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
-    // A startup parameter, so it holds on every (re)connection, the LISTEN one included.
-    connection: { application_name: options.applicationName ?? 'events-stack', search_path: options.schema ?? defaultSchema },
+    // Startup parameters, so they hold on every (re)connection, the LISTEN one included.
+    connection: {
+      application_name: options.applicationName ?? 'events-stack',
+      search_path: options.schema ?? defaultSchema,
+      // PostgreSQL cancels a longer statement with SQLSTATE 57014.
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: Math.ceil(options.statementTimeoutMs) }),
+      // As text: postgres.js leaves out startup parameters whose value is falsy, so a number 0 was never sent.
+      ...(options.parallelWorkers === undefined ? {} : { max_parallel_workers_per_gather: String(options.parallelWorkers) }),
+    },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
       // Kubernetes MicroTime strings keep their microseconds (a Date would cut them to ms).

@@ -11,7 +11,7 @@ import { spawnIngester, waitFor } from './ingester-fixtures.ts';
 import { createTestDatabase } from './pg.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const signKey = 'console-signing-key';
+const signKey = 'console-signing-key-0123456789abcdefghij';
 const authnNamespace = 'krateo-system';
 export const clusterName = 'console';
 

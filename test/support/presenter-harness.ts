@@ -11,7 +11,7 @@ import { startSimulator, type RbacRule, type Simulator } from '../../dev/simulat
 import { createTestDatabase, type TestDatabase } from './pg.ts';
 import consolePage from '../../console/index.html';
 
-export const signKey = 'test-sign-key-0123456789';
+export const signKey = 'test-sign-key-0123456789abcdefghijklmnop';
 export const authnNamespace = 'krateo-system';
 
 /** Presenter settings for tests: no heartbeat within a test (1 h: tests that want them set their own) and a short authorisation TTL. */
@@ -69,6 +69,8 @@ export interface HarnessOptions {
   idleTimeoutSeconds?: number;
   /** The presenter's `list events` review (default: a SelfSubjectAccessReview as the user). */
   accessCheck?: AccessCheck;
+  /** How long the namespace catalog is reused (0 by default: read on every request). */
+  namespaceRefreshMs?: number;
   /** Runs the presenter as in a pod: reviews for its own cluster go to this API server (given the harness's simulator). */
   ownApiServer?: (sim: Simulator) => Promise<{ url: string; caPem?: string }>;
   /** More clusters whose rows are authorised by the harness's simulator (through `proxyUrl` if given), with the users' main clientconfig. */
@@ -111,7 +113,7 @@ export async function startPresenterHarness(overrides: Partial<PresenterSettings
     readSecret: createSecretReader(admin),
     discovery: createDiscoveryClient(admin),
     log: options.log ?? silentLogger,
-    namespaceRefreshMs: 0,
+    namespaceRefreshMs: options.namespaceRefreshMs ?? 0,
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     accessCheck: options.accessCheck,
     consolePage,

@@ -1,6 +1,7 @@
 import type { GroupResource } from './kind-resolver.ts';
 import { errorFields, type Logger } from '../../runtime/log.ts';
 import type { PresenterMetrics } from '../core/metrics.ts';
+import { ExpiringMap } from './expiring-map.ts';
 import { createReviewScheduler } from './review-scheduler.ts';
 import { requestAsUser, type UserCredentials } from './user-credentials.ts';
 
@@ -22,6 +23,10 @@ export interface CachedDecision {
  * row's `cluster_name`; the user's credentials for it come from `credentials` (createAuthorizer).
  */
 export interface Authorizer {
+  /** Decisions held (fresh or not yet swept). */
+  readonly size: number;
+  /** Drops expired decisions. */
+  prune(): void;
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
   peek(username: string, cluster: string, namespace: string): boolean | undefined;
   /** `peek` with the time until which the answer may be reused (fan-out indexes keep it until then). */
@@ -83,7 +88,8 @@ const keyOf = ({ username, cluster, namespace, target }: Question) =>
  * (`credentials`), so rights in one cluster never answer for another; no credentials (an error
  * with code `no_credentials`) denies for `ttlMs`. A
  * revoked permission is seen within `ttlMs`. The cluster-wide decision is asked first and, when
- * allowed, no namespace is asked.
+ * allowed, no namespace is asked. At most `maxEntries` decisions are kept, and `prune` drops the
+ * expired ones.
  */
 export function createAuthorizer(options: {
   check: AccessCheck;
@@ -98,11 +104,13 @@ export function createAuthorizer(options: {
   maxConcurrentReviews?: number;
   /** Reviews sent at once for one user (default 4). */
   maxReviewsPerUser?: number;
+  /** Most decisions kept, the oldest written dropped first (default 100,000). */
+  maxEntries?: number;
 }): Authorizer {
   const now = options.now ?? Date.now;
   const { metrics } = options;
   // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
-  const cache = new Map<string, { expiresAt: number; refreshAt: number; allowed: boolean }>();
+  const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(options.maxEntries ?? 100_000);
   const inFlight = new Map<string, Promise<boolean>>();
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
@@ -184,6 +192,10 @@ export function createAuthorizer(options: {
   };
 
   return {
+    get size() {
+      return cache.size;
+    },
+    prune: () => cache.prune(now()),
     peek: (username, cluster, namespace) => peekUntil(username, cluster, namespace)?.allowed,
     peekUntil,
     async canList(username, cluster, namespace) {

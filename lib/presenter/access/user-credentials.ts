@@ -21,6 +21,12 @@ export interface CredentialStore {
    * Throws AuthError `no_credentials` when the Secret is missing or unusable.
    */
   get(username: string, secretName?: string): Promise<UserCredentials>;
+  /** The same, cached: undefined when the Secret is missing or unusable; throws when it cannot be read. */
+  current(username: string, secretName?: string): Promise<UserCredentials | undefined>;
+  /** Drops entries older than the TTL: a user's private key leaves memory once unused. */
+  prune(): void;
+  /** Secrets whose credentials are held. */
+  readonly size: number;
 }
 
 const decode = (value: string | undefined): string | undefined =>
@@ -54,8 +60,10 @@ export function parseClientConfig(data: Record<string, string>): UserCredentials
 
 /**
  * Caches each Secret's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
- * that time; concurrent lookups for one user share one read. Read errors are not cached and
- * surface as `no_credentials` (failing closed), a missing Secret too.
+ * that time; concurrent lookups for one user share one read. Read errors are not cached; `get`
+ * turns them into `no_credentials` (failing closed), a missing Secret too. Entries are written in
+ * expiry order, so each lookup (and `prune`) drops the expired ones from the oldest end: nothing
+ * outlives its TTL by more than the next lookup or prune.
  */
 export function createCredentialStore(options: {
   readSecret: SecretReader;
@@ -65,20 +73,36 @@ export function createCredentialStore(options: {
 }): CredentialStore {
   const now = options.now ?? Date.now;
   const cache = new Map<string, { expiresAt: number; value: Promise<UserCredentials | undefined> }>();
+  const prune = () => {
+    const at = now();
+    for (const [secretName, entry] of cache) {
+      if (entry.expiresAt > at) break;
+      cache.delete(secretName);
+    }
+  };
+  const current = (username: string, secretName = `${username}-clientconfig`) => {
+    prune();
+    let entry = cache.get(secretName);
+    if (!entry) {
+      const value = options.readSecret(options.namespace, secretName).then((data) =>
+        data === undefined ? undefined : parseClientConfig(data),
+      );
+      const created = (entry = { expiresAt: now() + options.ttlMs, value });
+      cache.set(secretName, created);
+      value.catch(() => cache.get(secretName) === created && cache.delete(secretName));
+    }
+    return entry.value;
+  };
   return {
-    async get(username, secretName = `${username}-clientconfig`) {
-      let entry = cache.get(secretName);
-      if (!entry || entry.expiresAt <= now()) {
-        const value = options.readSecret(options.namespace, secretName).then((data) =>
-          data === undefined ? undefined : parseClientConfig(data),
-        );
-        entry = { expiresAt: now() + options.ttlMs, value };
-        cache.set(secretName, entry);
-        value.catch(() => cache.delete(secretName));
-      }
+    current,
+    prune,
+    get size() {
+      return cache.size;
+    },
+    async get(username, secretName) {
       let creds: UserCredentials | undefined;
       try {
-        creds = await entry.value;
+        creds = await current(username, secretName);
       } catch {
         creds = undefined;
       }

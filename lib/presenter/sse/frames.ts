@@ -63,10 +63,17 @@ export function encodeOpenFrame(retryMs: number, startSeq?: number): Uint8Array 
 export const heartbeatFrame: Uint8Array = encoder.encode(': heartbeat\n\n');
 
 /**
+ * Why a stream is told to resume: it fell behind, hit the replay cap, the server is shutting down,
+ * its token expired, or its user's clientconfig Secret is gone (the last two reconnect with a new
+ * token or not at all).
+ */
+export type ResumeReason = 'slow_client' | 'replay_limit' | 'shutdown' | 'token_expired' | 'credentials_revoked';
+
+/**
  * Tells a client to reconnect from `lastSeq` (it fell behind, hit the replay cap, or the server is
  * shutting down). The `id:` line makes EventSource send it back as `Last-Event-ID` on reconnect.
  */
-export function encodeResumeFrame(lastSeq: number, reason: 'slow_client' | 'replay_limit' | 'shutdown'): Uint8Array {
+export function encodeResumeFrame(lastSeq: number, reason: ResumeReason): Uint8Array {
   return encoder.encode(
     `id: ${lastSeq}\nevent: resume\ndata: ${JSON.stringify({ last_event_id: String(lastSeq), reason })}\n\n`,
   );

@@ -14,7 +14,7 @@ import { createLiveReader } from './live-reader.ts';
 import { createRecentRows, type RecentRow } from './recent-rows.ts';
 import { replayInto } from './replay.ts';
 import { createSseStream, type SseStream } from './stream.ts';
-import { createSubscriberGroups, type HubClient, type UserGroup } from './subscribers.ts';
+import { createSubscriberGroups, type HubClient, type SubscriberGroups, type UserGroup } from './subscribers.ts';
 import type { UserCredentials } from '../access/user-credentials.ts';
 
 /** Stream settings (from PresenterConfig). */
@@ -45,9 +45,50 @@ export interface SseHub {
     filters: EventFilters;
     resumeAfterSeq?: number;
     headers?: Record<string, string>;
+    /** The token's `exp` (epoch ms): the stream is closed then with a `token_expired` resume frame. */
+    expiresAtMs?: number;
   }): SseStream;
+  /** Open streams of `username`. */
+  streamsOf(username: string): number;
+  /** Users with at least one open stream. */
+  users(): string[];
+  /** Sends each of the user's streams a resume frame with `reason` and closes it. */
+  closeUser(username: string, reason: 'credentials_revoked'): void;
+  /** Replaces the credentials the user's decisions are asked with (a rotated clientconfig Secret). */
+  updateCredentials(username: string, creds: UserCredentials): void;
   /** Tells every stream to resume later and closes it (graceful shutdown), then stops the reader. */
   close(): Promise<void>;
+}
+
+/** The hub's per-user controls over the open streams' groups. */
+function controlUsers(groups: SubscriberGroups): Pick<SseHub, 'streamsOf' | 'users' | 'closeUser' | 'updateCredentials'> {
+  return {
+    streamsOf: (username) => groups.find(username)?.clients.size ?? 0,
+    users: () => [...groups.values()].map((group) => group.username),
+    closeUser(username, reason) {
+      const group = groups.find(username);
+      for (const client of [...(group?.clients ?? [])]) client.stream.closeWithResume(reason);
+    },
+    updateCredentials(username, creds) {
+      const group = groups.find(username);
+      if (group) group.creds = creds;
+    },
+  };
+}
+
+// Timers fire at once past 2^31 - 1 ms (≈ 24.8 days): a later expiry is re-armed in steps.
+const maxTimerStepMs = 2 ** 31 - 1;
+
+/** Closes `stream` with a `token_expired` resume frame at `atMs` (epoch ms); clear `timer` on close. */
+function closeAtExpiry(stream: SseStream, atMs: number): { timer: ReturnType<typeof setTimeout> } {
+  const holder = {} as { timer: ReturnType<typeof setTimeout> };
+  const arm = () => {
+    const leftMs = atMs - Date.now();
+    if (leftMs <= 0) stream.closeWithResume('token_expired');
+    else holder.timer = setTimeout(arm, Math.min(leftMs, maxTimerStepMs));
+  };
+  holder.timer = setTimeout(arm, Math.max(0, Math.min(atMs - Date.now(), maxTimerStepMs)));
+  return holder;
 }
 
 // The live reads after notifications, as Krateo's listener metrics count them.
@@ -163,7 +204,7 @@ export function createSseHub(options: {
       return clientCount;
     },
     wake: reader.wake,
-    connect({ signal, username, creds, filters, resumeAfterSeq, headers }) {
+    connect({ signal, username, creds, filters, resumeAfterSeq, headers, expiresAtMs }) {
       const replayUntil = cursor;
       const resuming = resumeAfterSeq !== undefined && resumeAfterSeq < replayUntil;
       const startSeq = resumeAfterSeq !== undefined ? resumeAfterSeq : replayUntil;
@@ -175,6 +216,7 @@ export function createSseHub(options: {
         startSeq,
         headers,
         onClose: (_stream, reason) => {
+          if (expiry) clearTimeout(expiry.timer);
           groups.leave(username, client);
           clientCount--;
           metrics.sseClientsActive.add(-1);
@@ -190,6 +232,7 @@ export function createSseHub(options: {
         pending: resuming ? [] : undefined,
         pendingBytes: 0,
       };
+      const expiry = expiresAtMs === undefined ? undefined : closeAtExpiry(stream, expiresAtMs);
       groups.join(username, creds, client);
       clientCount++;
       metrics.sseClientsActive.add(1);
@@ -208,6 +251,7 @@ export function createSseHub(options: {
       }
       return stream;
     },
+    ...controlUsers(groups),
     async close() {
       heartbeats.stop();
       stopController.abort();

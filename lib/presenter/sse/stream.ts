@@ -1,7 +1,7 @@
-import { encodeResumeFrame } from './frames.ts';
+import { encodeResumeFrame, type ResumeReason } from './frames.ts';
 
 /** Why a stream ended; used for logs and metrics. */
-export type SseCloseReason = 'client_gone' | 'slow_client' | 'replay_limit' | 'shutdown' | 'error';
+export type SseCloseReason = 'client_gone' | ResumeReason | 'error';
 
 /** One open SSE connection, written by the hub and by replay. */
 export interface SseStream {
@@ -25,7 +25,7 @@ export interface SseStream {
   /** Queues a frame without an id (heartbeats); subject to the same bound. */
   writeComment(frame: Uint8Array): boolean;
   /** Sends a resume frame for `reason` and closes. */
-  closeWithResume(reason: 'slow_client' | 'replay_limit' | 'shutdown'): void;
+  closeWithResume(reason: ResumeReason): void;
   /** Closes at once (client gone or error). */
   close(reason: SseCloseReason): void;
 }
@@ -127,7 +127,7 @@ class ByteBoundedSseStream implements SseStream {
     return this.write(frame);
   }
 
-  closeWithResume(reason: 'slow_client' | 'replay_limit' | 'shutdown'): void {
+  closeWithResume(reason: ResumeReason): void {
     if (this.ended) return;
     this.controller.enqueue(encodeResumeFrame(this.last, reason));
     this.finish(reason, true);

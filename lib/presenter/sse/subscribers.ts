@@ -33,6 +33,8 @@ export interface SubscriberGroups {
   readonly version: number;
   /** The current groups, in creation order. */
   values(): IterableIterator<UserGroup>;
+  /** The user's group, when the user has an open stream. */
+  find(username: string): UserGroup | undefined;
   /** False once the group lost its last client (a later connect for the user makes a new group). */
   isCurrent(group: UserGroup): boolean;
   /** Adds `client` to the user's group, creating the group (with `creds`) when there is none. */
@@ -50,6 +52,7 @@ export function createSubscriberGroups(): SubscriberGroups {
       return version;
     },
     values: () => groups.values(),
+    find: (username) => groups.get(username),
     isCurrent: (group) => groups.get(group.username) === group,
     join(username, creds, client) {
       let group = groups.get(username);
