@@ -199,7 +199,7 @@ describe('beside deviser', () => {
       await using presenter = startExecutable('bun', {
         cwd: new URL('..', import.meta.url).pathname,
         args: ['presenter.ts'],
-        env: { ...base, PORT: String(port), JWT_SIGN_KEY: 'coexistence-key', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false', CLUSTER_NAME: 'ours' },
+        env: { ...base, PORT: String(port), JWT_SIGN_KEY: 'coexistence-sign-key-5b1d9e0c7a2f4e6d8c0b', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false', CLUSTER_NAME: 'ours' },
       });
       await waitForAnswer(`http://127.0.0.1:${port}/readyz`, presenter, (status) => status === 200, 30_000);
       await waitFor(async () => (await ingester.readiness()).ready === true || undefined, { timeoutMs: 30_000, what: 'ingester ready' });
@@ -216,7 +216,7 @@ describe('beside deviser', () => {
         lastTimestamp: now,
         count: 1,
       });
-      const token = signDevToken({ key: 'coexistence-key', username: 'alice' });
+      const token = signDevToken({ key: 'coexistence-sign-key-5b1d9e0c7a2f4e6d8c0b', username: 'alice' });
       const body = await waitFor(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
         const page = (await response.json()) as { resources: { global_uid: string }[] };

@@ -55,7 +55,8 @@ describe('SSE under client churn', () => {
     await using h = await startPresenterHarness();
     const root = await h.addUser('root', listEventsIn());
     const alice = await h.addUser('alice', listEventsIn(['team-a']));
-    await using p = await startMeteredPresenter(h);
+    // Two users hold the 1,000 churning streams: the per-user stream cap is not what is tested here.
+    await using p = await startMeteredPresenter(h, { sseMaxStreamsPerUser: 1000 });
     let producing = true;
     const producer = (async () => {
       let n = 0;
