@@ -83,14 +83,21 @@ export class ApiError extends Error {
   }
 }
 
-/** GETs `path` with the token and parses JSON; throws ApiError on a non-2xx answer. */
+/**
+ * GETs `path` with the token and parses JSON; throws ApiError on a non-2xx answer. A 429 or 503
+ * (the server's per-user cap or a history query cut short) is asked again after its
+ * `Retry-After` (at most 5 s), up to three times, so a busy moment does not end the history.
+ */
 export async function getJson<T>(path: string, token: string, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` }, signal });
-  if (!response.ok) {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(path, { headers: { authorization: `Bearer ${token}` }, signal });
+    if (response.ok) return (await response.json()) as T;
     const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-    throw new ApiError(response.status, body.code ?? 'error', body.message ?? `HTTP ${response.status}`);
+    const retryable = (response.status === 429 || response.status === 503) && attempt <= 3;
+    if (!retryable) throw new ApiError(response.status, body.code ?? 'error', body.message ?? `HTTP ${response.status}`);
+    const waitMs = Math.min(5, Number(response.headers.get('retry-after')) || 1) * 1000;
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
-  return (await response.json()) as T;
 }
 
 /** Builds `path?…` from parameters, leaving out empty ones. */

@@ -198,7 +198,7 @@ describe('beside deviser', () => {
       await using presenter = startExecutable('bun', {
         cwd: new URL('..', import.meta.url).pathname,
         args: ['presenter.ts'],
-        env: { ...base, PORT: '0', JWT_SIGN_KEY: 'coexistence-signing-key-0123456789abcdef', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false', CLUSTER_NAME: 'ours' },
+        env: { ...base, PORT: '0', JWT_SIGN_KEY: 'coexistence-sign-key-5b1d9e0c7a2f4e6d8c0b', AUTHN_NS: 'krateo-system', OTEL_ENABLED: 'false', CLUSTER_NAME: 'ours' },
       });
       const port = await waitForLoggedPort(presenter, 'presenter listening');
       await waitForAnswer(`http://127.0.0.1:${port}/readyz`, presenter, (status) => status === 200, 30_000);
@@ -216,7 +216,7 @@ describe('beside deviser', () => {
         lastTimestamp: now,
         count: 1,
       });
-      const token = signDevToken({ key: 'coexistence-signing-key-0123456789abcdef', username: 'alice' });
+      const token = signDevToken({ key: 'coexistence-sign-key-5b1d9e0c7a2f4e6d8c0b', username: 'alice' });
       const body = await waitFor(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${token}` } });
         const page = (await response.json()) as { resources: { global_uid: string }[] };
