@@ -8,6 +8,7 @@ import { buildRecord } from './support/builders.ts';
 import { createTestDatabase } from './support/pg.ts';
 import { listEventsIn, startPresenterHarness, waitFor, type PresenterHarness } from './support/presenter-harness.ts';
 import { openSse } from './support/sse-client.ts';
+import { noPostgresTimers, skipNote } from './support/environment.ts';
 
 /**
  * POSTs a chunked body of up to `totalBytes` to /events over a raw socket and stops sending as soon
@@ -129,7 +130,7 @@ describe('presenter limits', () => {
     expect((await get(alice)).status).toBe(200);
   });
 
-  test('a history query past EVENTS_QUERY_TIMEOUT is cancelled and answered 503 JSON with Retry-After', async () => {
+  test.skipIf(noPostgresTimers !== undefined)(`a history query past EVENTS_QUERY_TIMEOUT is cancelled and answered 503 JSON with Retry-After${skipNote(noPostgresTimers)}`, async () => {
     await using h = await startPresenterHarness({ eventsQueryTimeoutMs: 300 }, { namespaceRefreshMs: 60_000 });
     const alice = await h.addUser('alice', listEventsIn());
     await h.insert(buildRecord({ namespace: 'team-a' }));
@@ -155,7 +156,7 @@ describe('presenter limits', () => {
     }
   });
 
-  test('/readyz answers while every history connection is taken', async () => {
+  test.skipIf(noPostgresTimers !== undefined)(`/readyz answers while every history connection is taken${skipNote(noPostgresTimers)}`, async () => {
     await using h = await startPresenterHarness({ eventsPoolSize: 2 }, { namespaceRefreshMs: 60_000 });
     // More users with a request in flight than the whole pool once had (10).
     const users = await Promise.all(Array.from({ length: 12 }, (_, i) => h.addUser(`u${i}`, listEventsIn())));
