@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
 import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { renderKustomization, type K8sObject } from './support/kustomize.ts';
+import { flattenRules, grantsOf, type Rule } from './support/manifests.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -14,7 +15,6 @@ const renderings = [
   { dir: 'deploy/overlays/otlp', lookup: true, namespaced: false },
 ] as const;
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
 
 /** Documented in docs/deploy.md ("RBAC"): what the ingester may do. */
 const ingesterEventRules: Rule[] = [{ apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] }];
@@ -104,31 +104,7 @@ function environmentOf(objects: K8sObject[], container: Container): Map<string, 
   return env;
 }
 
-/** Who may do what, flattened to `scope|group|resource|verb` (scope `*` = cluster-wide). */
-function grantsOf(objects: K8sObject[], serviceAccount: string, namespace: string): string[] {
-  const grants = new Set<string>();
-  for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
-    const subjects = (binding.subjects ?? []) as { kind: string; name: string; namespace?: string }[];
-    if (!subjects.some((s) => s.kind === 'ServiceAccount' && s.name === serviceAccount && s.namespace === namespace)) continue;
-    const roleRef = binding.roleRef as { kind: string; name: string };
-    const role =
-      roleRef.kind === 'ClusterRole'
-        ? find(objects, 'ClusterRole', roleRef.name)
-        : objects.find((o) => o.kind === 'Role' && o.metadata.name === roleRef.name && o.metadata.namespace === binding.metadata.namespace);
-    if (!role) throw new Error(`${binding.kind} ${binding.metadata.name} refers to a missing ${roleRef.kind} ${roleRef.name}`);
-    const scope = binding.kind === 'ClusterRoleBinding' ? '*' : binding.metadata.namespace!;
-    for (const grant of flatten(role.rules as Rule[], scope)) grants.add(grant);
-  }
-  return [...grants].sort();
-}
-
-function flatten(rules: Rule[], scope: string): string[] {
-  return rules.flatMap((rule) =>
-    rule.apiGroups.flatMap((group) => rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${scope}|${group}|${resource}|${verb}`))),
-  );
-}
-
-const expectedGrants = (rules: Rule[], scopes: string[]) => [...new Set(scopes.flatMap((scope) => flatten(rules, scope)))].sort();
+const expectedGrants = (rules: Rule[], scopes: string[]) => [...new Set(scopes.flatMap((scope) => flattenRules(rules, scope)))].sort();
 
 describe('deploy/ manifests', () => {
   for (const rendering of renderings) {
