@@ -4,6 +4,7 @@ import { describe, expect, test } from 'bun:test';
 import type { Page } from 'playwright-core';
 import { launchBrowser, openConsole, saveScreenshot } from './support/browser.ts';
 import { startConsoleStack, type ConsoleStack } from './support/console-stack.ts';
+import { waitFor } from './support/wait.ts';
 
 // Functions passed to the page run there; the test program has no DOM types, so they see elements
 // through this shape and the page's globals through string expressions.
@@ -137,8 +138,15 @@ describe('the Events console in a browser', () => {
     const page = await openConsole(browser, stack.url, stack.tokenFor('admin'));
     await waitForNumber(page, '#list-foot', 'rows', '===', 200);
     const firstPage = await footNumber(page, 'rows');
-    await page.$eval('#list', (list) => list.scrollTo({ top: list.scrollHeight }));
-    await waitForNumber(page, '#list-foot', 'rows', '===', 260);
+    // Scrolled to the end until page 2 is in: the list's height is set on the next frame, so a
+    // scroll right after the first page arrived may find nothing to scroll yet.
+    await waitFor(
+      async () => {
+        await page.$eval('#list', (list) => list.scrollTo({ top: list.scrollHeight }));
+        return (await footNumber(page, 'rows')) === 260;
+      },
+      { timeoutMs: 30_000, what: 'page 2 after scrolling to the end' },
+    );
     expect({ firstPage, afterScroll: await footNumber(page, 'rows'), foot: (await page.textContent('#list-foot'))?.includes('end of history') }).toEqual({
       firstPage: 200,
       afterScroll: 260,
