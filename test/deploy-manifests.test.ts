@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ingesterSettings, presenterSettings, type Setting } from '../lib/runtime/config.ts';
 import { parseDurationMs } from '../lib/runtime/duration.ts';
 import { renderKustomization, type K8sObject } from './support/kustomize.ts';
-import { flattenRules, grantsOf, type Rule } from './support/manifests.ts';
+import { environmentOf as readEnvironment, flattenRules, grantsOf, type Rule } from './support/manifests.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -80,28 +80,20 @@ function deploymentsByService(objects: K8sObject[]): Map<ServiceName, { deployme
   return result;
 }
 
-/** Every variable a container gets, with its value when the manifests know it (ConfigMaps, literals). */
+/**
+ * Every variable a container gets (the shared reading of the manifests), after checking that each
+ * Secret or ConfigMap key a variable names is rendered.
+ */
 function environmentOf(objects: K8sObject[], container: Container): Map<string, string | undefined> {
-  const env = new Map<string, string | undefined>();
-  for (const source of container.envFrom ?? []) {
-    const ref = source.configMapRef ?? source.secretRef;
-    const kind = source.configMapRef ? 'ConfigMap' : 'Secret';
-    const object = find(objects, kind, ref!.name);
-    if (!object) throw new Error(`${container.name} reads ${kind} ${ref!.name}, which is not rendered`);
-    const data = { ...(object.data as Record<string, string> | undefined), ...(object.stringData as Record<string, string> | undefined) };
-    for (const [key, value] of Object.entries(data)) env.set(key, kind === 'ConfigMap' ? value : undefined);
-  }
   for (const entry of container.env ?? []) {
     const ref = entry.valueFrom?.secretKeyRef ?? entry.valueFrom?.configMapKeyRef;
-    if (ref) {
-      const kind = entry.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap';
-      const object = find(objects, kind, ref.name);
-      expect({ variable: entry.name, kind, name: ref.name, found: object !== undefined }).toEqual({ variable: entry.name, kind, name: ref.name, found: true });
-      expect(Object.keys((object!.data ?? object!.stringData) as Record<string, string>)).toContain(ref.key);
-    }
-    env.set(entry.name, entry.value);
+    if (!ref) continue;
+    const kind = entry.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap';
+    const object = find(objects, kind, ref.name);
+    expect({ variable: entry.name, kind, name: ref.name, found: object !== undefined }).toEqual({ variable: entry.name, kind, name: ref.name, found: true });
+    expect(Object.keys((object!.data ?? object!.stringData) as Record<string, string>)).toContain(ref.key);
   }
-  return env;
+  return readEnvironment(objects, container);
 }
 
 const expectedGrants = (rules: Rule[], scopes: string[]) => [...new Set(scopes.flatMap((scope) => flattenRules(rules, scope)))].sort();
