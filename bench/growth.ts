@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { createSql } from '../lib/storage/db.ts';
 import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
+import { defaultLimits } from '../lib/presenter/presenter.ts';
 import { parseEventsRequest, queryEvents } from '../lib/presenter/events-query.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
@@ -162,11 +163,11 @@ for (const [step, size] of sizes.entries()) {
   const rate = probe / ((performance.now() - t) / 1000);
   await profile?.stop();
   const request = parseEventsRequest({ type: 'Warning' }, { maxLimit: 1000 });
-  for (let i = 0; i < 5; i++) await queryEvents(sql, request, [{ cluster: 'bench', namespaces }]);
+  for (let i = 0; i < 5; i++) await queryEvents(sql, request, [{ cluster: 'bench', namespaces }], { scanWindowRows: defaultLimits.eventsScanWindowRows });
   const samples: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const q = performance.now();
-    await queryEvents(sql, request, [{ cluster: 'bench', namespaces }]);
+    await queryEvents(sql, request, [{ cluster: 'bench', namespaces }], { scanWindowRows: defaultLimits.eventsScanWindowRows });
     samples.push(performance.now() - q);
   }
   const s = summarize(samples);

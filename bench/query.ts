@@ -4,12 +4,13 @@
 // route runs; HTTP, JWT and the RBAC review are not part of this figure) is timed for first pages
 // with common filters and for deep cursor pages. Baseline in the same run: the simplest
 // single-table `select ... from k8s_events order by created_at desc limit 50`.
-// Usage: bun bench/query.ts [--rows 1000000] [--iterations 200]
+// Usage: bun bench/query.ts [--rows 1000000] [--iterations 200] [--window 20000]
 import postgres from 'postgres';
 import { createSql } from '../lib/storage/db.ts';
 import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
 import { encodeEventsCursor, decodeEventsCursor } from '../lib/presenter/core/cursor.ts';
 import { parseEventsRequest, queryEvents } from '../lib/presenter/events-query.ts';
+import { defaultLimits } from '../lib/presenter/presenter.ts';
 import type { VisibleScope } from '../lib/presenter/access/event-visibility.ts';
 import type { FilterInput } from '../lib/presenter/core/filters.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
@@ -19,6 +20,8 @@ import { log, machineInfo, numberFlag, printResults, summarize, type ResultRow }
 
 const totalRows = numberFlag('rows', 1_000_000);
 const iterations = numberFlag('iterations', 200);
+// Rows one windowed page reads (EVENTS_SCAN_WINDOW_ROWS; docs/decisions/014-history-scan-window.md).
+const window = { scanWindowRows: numberFlag('window', defaultLimits.eventsScanWindowRows) };
 const days = 10;
 const dayMs = 86_400_000;
 const todayStart = Math.floor(Date.now() / dayMs) * dayMs;
@@ -77,7 +80,7 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number[]> {
   return samples;
 }
 
-const page = (input: FilterInput, scope: VisibleScope) => () => queryEvents(sql, parseEventsRequest(input, { maxLimit: 1000 }), scope);
+const page = (input: FilterInput, scope: VisibleScope) => () => queryEvents(sql, parseEventsRequest(input, { maxLimit: 1000 }), scope, window);
 
 const cases: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'first page, admin, no filter', run: page({}, everything) },
@@ -120,7 +123,7 @@ for (const [name, input] of filterCases) cases.push({ name: `filter ${name}, adm
 for (const [name, input] of filterCases.filter(([n]) => n.endsWith('no match'))) cases.push({ name: `filter ${name}, RBAC 20 namespaces`, run: page(input, limited) });
 
 // Deep pages: a cursor half-way back (day 5), and the 200th page reached by following cursors.
-const first = await queryEvents(sql, parseEventsRequest({}, { maxLimit: 1000 }), limited);
+const first = await queryEvents(sql, parseEventsRequest({}, { maxLimit: 1000 }), limited, window);
 const firstCursor = decodeEventsCursor(first.cursor!);
 const midCreated = new Date(firstDay + 5 * dayMs + dayMs / 2).toISOString();
 const [mid] = await admin<{ seq: number; created: string }[]>`
@@ -129,7 +132,7 @@ const deepCursor = encodeEventsCursor({ createdAt: mid!.created, seq: Number(mid
 cases.push({ name: 'deep cursor page (5 days back), RBAC 20 namespaces', run: page({ cursor: deepCursor }, limited) });
 cases.push({ name: 'deep cursor page (5 days back), type=Warning, RBAC 20', run: page({ cursor: deepCursor, type: 'Warning' }, limited) });
 let cursor = first.cursor;
-for (let i = 0; i < 199 && cursor; i++) cursor = (await queryEvents(sql, parseEventsRequest({ cursor }, { maxLimit: 1000 }), limited)).cursor;
+for (let i = 0; i < 199 && cursor; i++) cursor = (await queryEvents(sql, parseEventsRequest({ cursor }, { maxLimit: 1000 }), limited, window)).cursor;
 const page200 = cursor!;
 cases.push({ name: 'page 200 by following cursors, RBAC 20 namespaces', run: page({ cursor: page200 }, limited) });
 

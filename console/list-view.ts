@@ -92,7 +92,8 @@ export function createListView(options: ListViewOptions) {
         pool.delete(uid);
       }
     }
-    if (rows.length > 0 && last >= rows.length - overscanRows) options.onNearEnd();
+    // Also with no rows: a page of the scan window may hold none and still have a cursor to follow.
+    if (last >= rows.length - overscanRows) options.onNearEnd();
   };
 
   /** Schedules one render for the next frame, however often it is called. */

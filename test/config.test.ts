@@ -163,6 +163,7 @@ describe('presenter configuration', () => {
       eventsMaxConcurrentPerUser: 4,
       eventsPoolSize: 2,
       eventsQueryTimeoutMs: 10_000,
+      eventsScanWindowRows: 10_000,
       sseMaxStreams: 50_000,
       sseMaxStreamsPerUser: 20,
       shutdownTimeoutMs: 10_000,

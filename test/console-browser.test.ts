@@ -226,6 +226,25 @@ describe('the Events console in a browser', () => {
     });
   }, 90_000);
 
+  test('a search whose only match is older than one scan window is still found: the list follows the cursors of empty pages', async () => {
+    await using stack = await startConsoleStack({ presenterEnv: { EVENTS_SCAN_WINDOW_ROWS: '1000' } });
+    const admin = stack.tokenFor('admin');
+    const target = stack.createEvent('team-a', { message: 'Back-off pulling image "registry.example/narwhal:9"' });
+    for (let i = 0; i < 1100; i++) stack.createEvent('team-b');
+    await waitFor(async () => (await countEvents(stack, admin, 'namespace=team-b')) === 1100 || undefined, { timeoutMs: 30_000, what: '1100 newer events stored' });
+    // The premise: the newest 1000 rows hold no match, so the first page is empty and has a cursor.
+    const first = (await (await fetch(`${stack.url}/events?q=narwhal`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { resources: unknown[]; cursor?: string };
+    expect({ resources: first.resources, hasCursor: first.cursor !== undefined }).toEqual({ resources: [], hasCursor: true });
+    await using browser = await launchBrowser();
+    const page = await openConsole(browser, stack.url, admin);
+    await page.keyboard.press('/');
+    await page.keyboard.type('narwhal');
+    await page.keyboard.press('Enter');
+    await waitForNumber(page, '#list .row', 'count', '===', 1);
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('#list-foot')?.textContent?.includes('end of history') === true, undefined, { timeout: 30_000 });
+    expect((await shownRows(page)).map((r) => r.uid)).toEqual([stack.globalUid(target)]);
+  }, 120_000);
+
   test('works by keyboard on a narrow screen in dark mode: arrows select, Enter opens the detail with the raw event, Escape closes it', async () => {
     await using stack = await startConsoleStack();
     stack.createEvent('team-a', { message: 'first' });

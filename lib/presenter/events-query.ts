@@ -41,6 +41,36 @@ export function parseEventsRequest(input: FilterInput, options: { maxLimit: numb
 }
 
 type Row = StoredEvent & { raw: string; created_text: string };
+type WindowRow = Row & { shown: boolean; n: number };
+
+/** Filters answered through an index (`namespace`, `composition_id`, `involved_object_uid`): a request with one is never windowed. */
+const indexedFilters = ['namespace', 'composition_id', 'involved_object_uid'] as const;
+
+/** Whether a page of `request` reads through a scan window of `scanWindowRows` rows (docs/decisions/014-history-scan-window.md). */
+export function isScanWindowed(request: EventsRequest): boolean {
+  return !indexedFilters.some((name) => request.filters.equal[name] !== undefined);
+}
+
+/** What one `/events` page may read. */
+export interface EventsQueryOptions {
+  /** Most rows of the table one page reads, newest first, when no indexed filter narrows the request. */
+  scanWindowRows: number;
+}
+
+const columns = (sql: Sql) => sql`
+  e.seq, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at,
+  e.created_at::text as created_text, e.inserted_at, e.event_id, e.cluster_name, e.uid,
+  e.global_uid, e.namespace, e.resource_kind, e.resource_name, e.involved_object_uid, e.event_type, e.reason,
+  e.message, e.composition_id, e.resource_version, e.count, e.first_seen, e.reporting_controller, e.raw::text as raw`;
+
+// "No newer version of this Event within the listing's snapshot": one row per global_uid.
+const isLatest = (sql: Sql, maxSeq: number) => sql`not exists (
+  select 1 from k8s_events n
+  where n.global_uid = e.global_uid and n.seq <= ${maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))`;
+
+function cursorBound(sql: Sql, cursor: EventsCursor | undefined) {
+  return cursor ? [sql`(e.created_at, e.seq) < (${cursor.createdAt}::timestamptz, ${cursor.seq})`] : [];
+}
 
 /**
  * Reads one page of the latest version of each Event (one row per `global_uid`), newest first
@@ -48,35 +78,68 @@ type Row = StoredEvent & { raw: string; created_text: string };
  * SQL predicate). Pages are keyset-paged over the `(created_at, seq)` index and bounded by the
  * first page's highest seq, so paging to the end while rows are inserted yields no duplicates and
  * no gaps; a newer version inserted meanwhile does not hide its older version from later pages.
+ * Unless an indexed filter narrows the request, a page reads at most `scanWindowRows` rows: it may
+ * then hold fewer than `limit` events (even none) and still carry a cursor, which continues right
+ * after the last row read, so following cursors to the end still returns every matching event once.
  */
-export async function queryEvents(sql: Sql, request: EventsRequest, scope: VisibleScope): Promise<EventsPage> {
+export async function queryEvents(sql: Sql, request: EventsRequest, scope: VisibleScope, options: EventsQueryOptions): Promise<EventsPage> {
   if (scope.length === 0) return { resources: [] };
   let maxSeq = request.cursor?.maxSeq;
   if (maxSeq === undefined) {
     const [row] = await sql<{ seq: number | null }[]>`select max(seq) as seq from k8s_events`;
     maxSeq = row?.seq ?? 0;
   }
-  const where = andAll(sql, [
-    sql`e.seq <= ${maxSeq}`,
-    filtersToSql(sql, request.filters),
-    scopeToSql(sql, scope),
-    ...(request.cursor ? [sql`(e.created_at, e.seq) < (${request.cursor.createdAt}::timestamptz, ${request.cursor.seq})`] : []),
-  ]);
+  if (isScanWindowed(request)) return queryWindow(sql, request, scope, maxSeq, options.scanWindowRows);
+  const where = andAll(sql, [sql`e.seq <= ${maxSeq}`, filtersToSql(sql, request.filters), scopeToSql(sql, scope), ...cursorBound(sql, request.cursor)]);
   const rows = await sql<Row[]>`
-    select e.seq, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at,
-           e.created_at::text as created_text, e.inserted_at, e.event_id, e.cluster_name, e.uid,
-           e.global_uid, e.namespace, e.resource_kind, e.resource_name, e.involved_object_uid, e.event_type, e.reason,
-           e.message, e.composition_id, e.resource_version, e.count, e.first_seen, e.reporting_controller, e.raw::text as raw
-    from k8s_events e
-    where ${where}
-      and not exists (
-        select 1 from k8s_events n
-        where n.global_uid = e.global_uid and n.seq <= ${maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))
+    select ${columns(sql)} from k8s_events e
+    where ${where} and ${isLatest(sql, maxSeq)}
     order by e.created_at desc, e.seq desc
     limit ${request.limit + 1}`;
   const page = rows.slice(0, request.limit);
   const last = page[page.length - 1];
-  const resources = page.map((row) => ({ ...toKrateoPayload(row), raw: row.raw }));
+  const resources = page.map(toResource);
   if (rows.length <= request.limit || !last) return { resources };
   return { resources, cursor: encodeEventsCursor({ createdAt: last.created_text, seq: last.seq, maxSeq }) };
+}
+
+/**
+ * The windowed page: the inner scan walks the `(created_at, seq)` index newest first and stops after
+ * `windowRows` rows (its LIMIT keeps the filters out of it, so it cannot turn into a search of the
+ * whole table); the outer query keeps the matching latest versions, plus the window's last row (the
+ * marker, `n = windowRows`), whose position is where the next page continues when this one found
+ * fewer than `limit`.
+ */
+async function queryWindow(sql: Sql, request: EventsRequest, scope: VisibleScope, maxSeq: number, windowRows: number): Promise<EventsPage> {
+  const timeBounds = filtersToSql(sql, { equal: {}, sinceMs: request.filters.sinceMs, untilMs: request.filters.untilMs });
+  const matches = andAll(sql, [filtersToSql(sql, request.filters), scopeToSql(sql, scope)]);
+  const latest = isLatest(sql, maxSeq);
+  const rows = await sql<WindowRow[]>`
+    select ${columns(sql)}, e.n, (e.hit and ${latest}) as shown
+    from (
+      select e.*, coalesce(${matches}, false) as hit, row_number() over (order by e.created_at desc, e.seq desc) as n
+      from k8s_events e
+      where ${andAll(sql, [sql`e.seq <= ${maxSeq}`, timeBounds, ...cursorBound(sql, request.cursor)])}
+      order by e.created_at desc, e.seq desc
+      limit ${windowRows}
+    ) e
+    where (e.hit and ${latest}) or e.n = ${windowRows}
+    order by e.created_at desc, e.seq desc
+    limit ${request.limit + 1}`;
+  return toWindowPage(rows, request.limit, maxSeq, windowRows);
+}
+
+function toResource(row: Row): EventResource {
+  return { ...toKrateoPayload(row), raw: row.raw };
+}
+
+/** Rows of a windowed read → the page: the shown rows, and a cursor after the last one or after the window. */
+function toWindowPage(rows: WindowRow[], limit: number, maxSeq: number, windowRows: number): EventsPage {
+  const shown = rows.filter((row) => row.shown);
+  const page = shown.slice(0, limit);
+  const resources = page.map(toResource);
+  const after = (row: Row) => encodeEventsCursor({ createdAt: row.created_text, seq: Number(row.seq), maxSeq });
+  if (shown.length > limit) return { resources, cursor: after(page[page.length - 1]!) };
+  const marker = rows.find((row) => Number(row.n) === windowRows);
+  return marker ? { resources, cursor: after(marker) } : { resources };
 }

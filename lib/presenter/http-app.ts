@@ -33,6 +33,8 @@ export interface PresenterAppDeps {
   eventsMaxLimit: number;
   /** `/events` requests one user may have in flight. */
   eventsMaxConcurrentPerUser: number;
+  /** Most rows one `/events` page reads when no indexed filter narrows it (lib/presenter/events-query.ts). */
+  eventsScanWindowRows: number;
   /** Open streams in all, and of one user. */
   sseMaxStreams: number;
   sseMaxStreamsPerUser: number;
@@ -144,7 +146,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       release = admit(identity.username);
       const candidates = await candidateNamespaces(parsed.filters.equal.namespace);
       const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
-      const page = await queryEvents(deps.sql, parsed, scope);
+      const page = await queryEvents(deps.sql, parsed, scope, { scanWindowRows: deps.eventsScanWindowRows });
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);
     } catch (err) {

@@ -33,7 +33,7 @@ export type PresenterSettings = Pick<
 } & Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
 
 type LimitSetting =
-  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
+  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'eventsScanWindowRows' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
 
 /** The defaults of the limits (the config module's defaults). */
 export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
@@ -41,6 +41,7 @@ export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
   eventsMaxConcurrentPerUser: 4,
   eventsPoolSize: 2,
   eventsQueryTimeoutMs: 10_000,
+  eventsScanWindowRows: 10_000,
   sseMaxStreams: 50_000,
   sseMaxStreamsPerUser: 20,
 };

@@ -93,6 +93,7 @@ export const presenterSettings: Setting[] = [
   { name: 'EVENTS_MAX_LIMIT', default: '1000', description: 'Largest `limit` accepted by `/events`' },
   { name: 'EVENTS_MAX_CONCURRENT_PER_USER', default: '4', description: '`/events` requests one user may have in flight; more are answered 429' },
   { name: 'EVENTS_POOL_SIZE', default: '2', description: 'Database connections for `/events`; streams and `/readyz` have their own' },
+  { name: 'EVENTS_SCAN_WINDOW_ROWS', default: '10000', description: 'Most rows one `/events` page reads when no `namespace`, `composition_id` or `involved_object_uid` filter narrows it; such a page may hold fewer than `limit` events and still carry a cursor' },
   { name: 'EVENTS_QUERY_TIMEOUT', default: '10s', description: 'Longest `/events` query (`statement_timeout`); past it the answer is 503 `query_timeout`' },
   { name: 'SSE_MAX_STREAMS', default: '50000', description: 'Open streams in all; more are answered 429' },
   { name: 'SSE_MAX_STREAMS_PER_USER', default: '20', description: 'Open streams of one user; more are answered 429' },
@@ -341,6 +342,7 @@ export interface PresenterConfig {
   eventsMaxConcurrentPerUser: number;
   eventsPoolSize: number;
   eventsQueryTimeoutMs: number;
+  eventsScanWindowRows: number;
   sseMaxStreams: number;
   sseMaxStreamsPerUser: number;
   shutdownTimeoutMs: number;
@@ -378,6 +380,7 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     eventsMaxConcurrentPerUser: r.integer('EVENTS_MAX_CONCURRENT_PER_USER', 4, 1, 1000),
     eventsPoolSize: r.integer('EVENTS_POOL_SIZE', 2, 1, 100),
     eventsQueryTimeoutMs: r.durationMs('EVENTS_QUERY_TIMEOUT', '10s', 100, maxTimerMs),
+    eventsScanWindowRows: r.integer('EVENTS_SCAN_WINDOW_ROWS', 10_000, 1000, 10_000_000),
     sseMaxStreams: r.integer('SSE_MAX_STREAMS', 50_000, 1, 10_000_000),
     sseMaxStreamsPerUser: r.integer('SSE_MAX_STREAMS_PER_USER', 20, 1, 100_000),
     shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),

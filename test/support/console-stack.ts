@@ -52,7 +52,7 @@ function buildEvent(namespace: string, overrides: KubeObject): KubeObject {
   };
 }
 
-function spawnPresenter(databaseUrl: string, kubeconfig: string, port: number): RunningExecutable {
+function spawnPresenter(databaseUrl: string, kubeconfig: string, port: number, extraEnv: Record<string, string>): RunningExecutable {
   return startExecutable('bun', {
     cwd: root,
     args: ['presenter.ts'],
@@ -68,12 +68,13 @@ function spawnPresenter(databaseUrl: string, kubeconfig: string, port: number): 
       CLUSTER_NAME: clusterName,
       OTEL_ENABLED: 'false',
       SHUTDOWN_TIMEOUT: '5s',
+      ...extraEnv,
     },
   });
 }
 
-/** Starts PostgreSQL (a fresh database), the simulator, the ingester and the presenter; dispose to stop all. */
-export async function startConsoleStack(): Promise<ConsoleStack> {
+/** Starts PostgreSQL (a fresh database), the simulator, the ingester and the presenter (with `presenterEnv` added); dispose to stop all. */
+export async function startConsoleStack(options: { presenterEnv?: Record<string, string> } = {}): Promise<ConsoleStack> {
   const cleanup: (() => Promise<unknown> | unknown)[] = [];
   const dispose = async () => {
     for (const step of cleanup.reverse()) await step();
@@ -104,7 +105,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     // EADDRINUSE for the first start); the restart binds the port this presenter just released.
     const readyAt = (port: number, running: RunningExecutable) => waitForAnswer(`http://127.0.0.1:${port}/readyz`, running, (status) => status === 200, 30_000);
     const first = await retryWhilePortTaken(1, async ([port]) => {
-      const running = spawnPresenter(db.url, presenterKubeconfig, port!);
+      const running = spawnPresenter(db.url, presenterKubeconfig, port!, options.presenterEnv ?? {});
       try {
         await readyAt(port!, running);
         return { running, port: port! };
@@ -139,7 +140,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
       async restartPresenter(whileDown) {
         await presenter.stop('SIGTERM', 15_000);
         await whileDown();
-        presenter = spawnPresenter(db.url, presenterKubeconfig, port);
+        presenter = spawnPresenter(db.url, presenterKubeconfig, port, options.presenterEnv ?? {});
         await presenterReady();
       },
       [Symbol.asyncDispose]: dispose,
