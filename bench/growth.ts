@@ -2,7 +2,7 @@
 // 10 daily partitions, filled server-side by copying generated rows, see growTo); at each size, measured:
 // `insertEventRows` (1 connection, 1000-row batches) writing `--probe` fresh rows into today's
 // partition, and the `/events` query (presenter's queryEvents: first page, RBAC user with 20
-// namespaces, type=Warning) p99. Baseline: the same measurements at the first (smallest) size.
+// namespaces, type=Warning; and three filters that match nothing, which the scan window bounds) p99. Baseline: the same measurements at the first (smallest) size.
 // Usage: bun bench/growth.ts [--sizes 0,100000,1000000] [--probe 30000] [--iterations 100] [--base 50000] [--fill-connections 2]
 //        (the issue's sizes: --sizes 0,100000,1000000,5000000)
 //        [--perf-dir DIR]  (Linux `perf` on PATH: profiles the PostgreSQL backend during each size's insert
@@ -14,6 +14,7 @@ import { createSql } from '../lib/storage/db.ts';
 import { insertEventRows, recordColumns } from '../lib/storage/event-store.ts';
 import { defaultLimits } from '../lib/presenter/presenter.ts';
 import { parseEventsRequest, queryEvents } from '../lib/presenter/events-query.ts';
+import type { FilterInput } from '../lib/presenter/core/filters.ts';
 import { createEventGenerator, generateStoredEvents, toRecords } from './support/events.ts';
 import { toBatches } from './support/insert-forms.ts';
 import { openBenchDatabase } from './support/pg.ts';
@@ -152,6 +153,22 @@ const namespaces = createEventGenerator({ seed: 9 }).namespaces.slice(0, 20);
 const rows: ResultRow[] = [];
 let baseRate: number | undefined;
 let baseP99: number | undefined;
+let baseNoMatch: number[] | undefined;
+const noMatchCases: FilterInput[] = [{ name: 'no-such-pod' }, { reason: 'NoSuchReason' }, { labels: 'no=such' }];
+
+/** p50/p99 of the presenter's own `/events` query for a user allowed 20 namespaces (after 5 warm-up runs). */
+async function timeQuery(input: FilterInput) {
+  const request = parseEventsRequest(input, { maxLimit: 1000 });
+  const run = () => queryEvents(sql, request, [{ cluster: 'bench', namespaces }], { scanWindowRows: defaultLimits.eventsScanWindowRows });
+  for (let i = 0; i < 5; i++) await run();
+  const samples: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const q = performance.now();
+    await run();
+    samples.push(performance.now() - q);
+  }
+  return summarize(samples);
+}
 for (const [step, size] of sizes.entries()) {
   await growTo(size);
   const [{ n }] = (await admin<{ n: number }[]>`select count(*)::int as n from k8s_events`) as unknown as [{ n: number }];
@@ -162,21 +179,30 @@ for (const [step, size] of sizes.entries()) {
   for (const batch of toBatches(fresh, 1000)) await insertEventRows(sql, batch);
   const rate = probe / ((performance.now() - t) / 1000);
   await profile?.stop();
-  const request = parseEventsRequest({ type: 'Warning' }, { maxLimit: 1000 });
-  for (let i = 0; i < 5; i++) await queryEvents(sql, request, [{ cluster: 'bench', namespaces }], { scanWindowRows: defaultLimits.eventsScanWindowRows });
-  const samples: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const q = performance.now();
-    await queryEvents(sql, request, [{ cluster: 'bench', namespaces }], { scanWindowRows: defaultLimits.eventsScanWindowRows });
-    samples.push(performance.now() - q);
-  }
-  const s = summarize(samples);
+  const s = await timeQuery({ type: 'Warning' });
+  // Windowed filters that match nothing (decision 014): the cost must not grow with the table.
+  const noMatch: ReturnType<typeof summarize>[] = [];
+  for (const input of noMatchCases) noMatch.push(await timeQuery(input));
   baseRate ??= rate;
   baseP99 ??= s.p99;
+  baseNoMatch ??= noMatch.map((q) => q.p99);
   log(`${n} rows: insertEventRows ${Math.round(rate)} rows/s, query p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms`);
+  const at = n.toLocaleString('en-US');
   rows.push(
-    { bench: 'growth', metric: `insertEventRows at ${n.toLocaleString('en-US')} rows`, value: rate, unit: 'rows/s', baseline: baseRate, baselineName: `at ${sizes[0]} rows`, ratio: rate / baseRate },
-    { bench: 'growth', metric: `/events type=Warning RBAC 20 ns p99 at ${n.toLocaleString('en-US')} rows`, value: s.p99, unit: 'ms', baseline: baseP99, baselineName: `at ${sizes[0]} rows`, ratio: s.p99 / baseP99, target: '< 50 ms', met: s.p99 < 50, note: `p50 ${s.p50.toFixed(2)} ms` },
+    { bench: 'growth', metric: `insertEventRows at ${at} rows`, value: rate, unit: 'rows/s', baseline: baseRate, baselineName: `at ${sizes[0]} rows`, ratio: rate / baseRate },
+    { bench: 'growth', metric: `/events type=Warning RBAC 20 ns p99 at ${at} rows`, value: s.p99, unit: 'ms', baseline: baseP99, baselineName: `at ${sizes[0]} rows`, ratio: s.p99 / baseP99, target: '< 50 ms', met: s.p99 < 50, note: `p50 ${s.p50.toFixed(2)} ms` },
+    ...noMatchCases.map((input, i) => ({
+      bench: 'growth',
+      metric: `/events ${Object.entries(input).map(([k, v]) => `${k}=${v}`).join('&')} (no match) RBAC 20 ns p99 at ${at} rows`,
+      value: noMatch[i]!.p99,
+      unit: 'ms',
+      baseline: baseNoMatch![i]!,
+      baselineName: `at ${sizes[0]} rows`,
+      ratio: noMatch[i]!.p99 / baseNoMatch![i]!,
+      target: '< 50 ms',
+      met: noMatch[i]!.p99 < 50,
+      note: `p50 ${noMatch[i]!.p50.toFixed(2)} ms`,
+    })),
   );
 }
 await sql.end();
