@@ -121,6 +121,14 @@ const filterCases: [string, FilterInput][] = [
 ];
 for (const [name, input] of filterCases) cases.push({ name: `filter ${name}, admin`, run: page(input, everything) });
 for (const [name, input] of filterCases.filter(([n]) => n.endsWith('no match'))) cases.push({ name: `filter ${name}, RBAC 20 namespaces`, run: page(input, limited) });
+// An indexed filter with one that matches nothing (the window is read through the namespace's own
+// rows), and a user allowed a single namespace (its scope is one value).
+const oneNamespace: VisibleScope = [{ cluster: 'bench', namespaces: [gen.namespaces[3]!] }];
+for (const [name, input] of [['name', { name: 'no-such-pod' }], ['reason', { reason: 'NoSuchReason' }], ['labels', { labels: 'no=such' }]] as const) {
+  cases.push({ name: `filter namespace=one & ${name}=no match, admin`, run: page({ namespace: gen.namespaces[3]!, ...input }, everything) });
+  cases.push({ name: `filter ${name}=no match, RBAC 1 namespace`, run: page(input, oneNamespace) });
+}
+cases.push({ name: 'first page, RBAC 1 namespace, no filter', run: page({}, oneNamespace) });
 
 // Deep pages: a cursor half-way back (day 5), and the 200th page reached by following cursors.
 const first = await queryEvents(sql, parseEventsRequest({}, { maxLimit: 1000 }), limited, window);

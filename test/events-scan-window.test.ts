@@ -72,7 +72,7 @@ describe('/events scan window', () => {
     expect(pages.map((p) => p.names.length)).toEqual([4, 4, 4, 4, 4, 4, 1]);
   });
 
-  test('indexed filters are not windowed: an old event of a namespace, a composition or an object is on the first page', async () => {
+  test('indexed filters alone are not windowed: an old event of a namespace, a composition or an object is on the first page', async () => {
     await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
     const token = await h.addUser('root', listEventsIn());
     const compositionId = '6f1c2e0a-7a51-4b39-9d3e-2a3b4c5d6e7f';
@@ -80,6 +80,17 @@ describe('/events scan window', () => {
     for (const query of ['namespace=quiet', `composition_id=${compositionId}`, 'involved_object_uid=obj-7']) {
       expect({ query, pages: await readAllPages(h, token, query) }).toEqual({ query, pages: [{ names: ['pod-7'], more: false }] });
     }
+  });
+
+  test('an indexed filter with another one reads its window through the index: the rows of that namespace, not of the table', async () => {
+    await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
+    const token = await h.addUser('root', listEventsIn());
+    // team-a holds the oldest 1500 rows, team-b the newest 1000; the one match is team-a's row 100.
+    await fillTable(h, (i) => ({ namespace: i < 1500 ? 'team-a' : 'team-b', ...(i === 100 ? { reason: 'OOMKilled' } : {}) }));
+    expect(await readAllPages(h, token, 'namespace=team-a&reason=OOMKilled')).toEqual([
+      { names: [], more: true },
+      { names: ['pod-100'], more: false },
+    ]);
   });
 
   test('a windowed page still shows only what the user may list', async () => {

@@ -43,12 +43,23 @@ export function parseEventsRequest(input: FilterInput, options: { maxLimit: numb
 type Row = StoredEvent & { raw: string; created_text: string };
 type WindowRow = Row & { shown: boolean; n: number };
 
-/** Filters answered through an index (`namespace`, `composition_id`, `involved_object_uid`): a request with one is never windowed. */
+/** Filters answered through an index of their own. */
 const indexedFilters = ['namespace', 'composition_id', 'involved_object_uid'] as const;
 
-/** Whether a page of `request` reads through a scan window of `scanWindowRows` rows (docs/decisions/014-history-scan-window.md). */
-export function isScanWindowed(request: EventsRequest): boolean {
-  return !indexedFilters.some((name) => request.filters.equal[name] !== undefined);
+/**
+ * Whether a page of `request` reads through a scan window of `scanWindowRows` rows
+ * (docs/decisions/014-history-scan-window.md): unless it filters only on indexed columns (and time).
+ */
+export function isScanWindowed({ filters }: EventsRequest): boolean {
+  const indexed = indexedFilters.filter((name) => filters.equal[name] !== undefined).length;
+  const others = Object.keys(filters.equal).length - indexed + (filters.labels ? 1 : 0) + (filters.text !== undefined ? 1 : 0);
+  return indexed === 0 || others > 0;
+}
+
+/** The filters the window itself is read through: the indexed ones and the time bounds. */
+function windowFilters({ filters }: EventsRequest): EventFilters {
+  const equal = Object.fromEntries(indexedFilters.flatMap((name) => (filters.equal[name] ? [[name, filters.equal[name]]] : [])));
+  return { equal, sinceMs: filters.sinceMs, untilMs: filters.untilMs };
 }
 
 /** What one `/events` page may read. */
@@ -104,14 +115,14 @@ export async function queryEvents(sql: Sql, request: EventsRequest, scope: Visib
 }
 
 /**
- * The windowed page: the inner scan walks the `(created_at, seq)` index newest first and stops after
- * `windowRows` rows (its LIMIT keeps the filters out of it, so it cannot turn into a search of the
- * whole table); the outer query keeps the matching latest versions, plus the window's last row (the
+ * The windowed page: the inner scan walks newest first through the rows of the indexed filters (all
+ * rows when there is none) and stops after `windowRows` of them (its LIMIT keeps the other filters out
+ * of it, so it cannot turn into a search of the whole table); the outer query keeps the matching latest versions, plus the window's last row (the
  * marker, `n = windowRows`), whose position is where the next page continues when this one found
  * fewer than `limit`.
  */
 async function queryWindow(sql: Sql, request: EventsRequest, scope: VisibleScope, maxSeq: number, windowRows: number): Promise<EventsPage> {
-  const timeBounds = filtersToSql(sql, { equal: {}, sinceMs: request.filters.sinceMs, untilMs: request.filters.untilMs });
+  const windowed = filtersToSql(sql, windowFilters(request));
   const matches = andAll(sql, [filtersToSql(sql, request.filters), scopeToSql(sql, scope)]);
   const latest = isLatest(sql, maxSeq);
   const rows = await sql<WindowRow[]>`
@@ -119,7 +130,7 @@ async function queryWindow(sql: Sql, request: EventsRequest, scope: VisibleScope
     from (
       select e.*, coalesce(${matches}, false) as hit, row_number() over (order by e.created_at desc, e.seq desc) as n
       from k8s_events e
-      where ${andAll(sql, [sql`e.seq <= ${maxSeq}`, timeBounds, ...cursorBound(sql, request.cursor)])}
+      where ${andAll(sql, [sql`e.seq <= ${maxSeq}`, windowed, ...cursorBound(sql, request.cursor)])}
       order by e.created_at desc, e.seq desc
       limit ${windowRows}
     ) e

@@ -128,8 +128,11 @@ export function scopeToSql(sql: Sql, scope: VisibleScope): postgres.PendingQuery
   if (scope.length === 0) return sql`false`;
   const terms = scope.map(({ cluster, namespaces, kinds }) => {
     const parts = [sql`cluster_name = ${cluster}`];
-    if (namespaces) parts.push(sql`namespace = any(${toArrayLiteral(namespaces)}::text[])`);
-    if (kinds) parts.push(sql`resource_kind = any(${toArrayLiteral(kinds)}::text[])`);
+    // One value as `=`: the planner can then walk the (namespace, created_at) index in order.
+    const oneOf = (column: string, values: readonly string[]) =>
+      values.length === 1 ? sql`${sql(column)} = ${values[0]!}` : sql`${sql(column)} = any(${toArrayLiteral(values)}::text[])`;
+    if (namespaces) parts.push(oneOf('namespace', namespaces));
+    if (kinds) parts.push(oneOf('resource_kind', kinds));
     const joined = parts.slice(1).reduce((acc, part) => sql`${acc} and ${part}`, parts[0]!);
     return sql`(${joined})`;
   });

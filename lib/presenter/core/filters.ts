@@ -158,10 +158,12 @@ export function filtersToSql(sql: Sql, filters: EventFilters): postgres.PendingQ
   const parts: postgres.PendingQuery<postgres.Row[]>[] = [];
   for (const [name, values] of Object.entries(filters.equal) as [FilterName, string[]][]) {
     const column = equalityFilters[name];
+    const type = name === 'composition_id' ? sql`uuid` : sql`text`;
+    // One value as `=`: the planner then walks a (column, created_at) index in created_at order.
     parts.push(
-      name === 'composition_id'
-        ? sql`${sql(column)} = any(${toArrayLiteral(values)}::uuid[])`
-        : sql`${sql(column)} = any(${toArrayLiteral(values)}::text[])`,
+      values.length === 1
+        ? sql`${sql(column)} = ${values[0]!}::${type}`
+        : sql`${sql(column)} = any(${toArrayLiteral(values)}::${type}[])`,
     );
   }
   if (filters.labels) parts.push(sql`labels @> ${JSON.stringify(filters.labels)}::jsonb`);
