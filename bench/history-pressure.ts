@@ -4,7 +4,7 @@
 // `--interval-ms` (25) into that namespace, and its delivery latency (insert → receipt) is measured
 // twice in the same run: quiet (`--quiet` s in all, no history traffic) and under pressure (`--seconds` s,
 // `--workers` concurrent loops of the most expensive `/events` filters: a name or a reason that
-// matches nothing, so every query reads the whole of the user's namespace). `/readyz`
+// matches nothing, which reads one scan window per page, and pages of 1000 events). `/readyz`
 // is polled every 200 ms throughout and must never fail. The two kinds of window alternate in
 // `--rounds` slices (default 4: 5 s quiet, 5 s pressure, four times). The figures: live p50/p99 in each
 // window and their ratio (target: p99 under pressure within 2× the quiet p99), `/readyz` failures,
@@ -133,14 +133,25 @@ const prober = (async () => {
 })();
 
 // --- windows --------------------------------------------------------------------------------------
-const expensive = ['name=no-such-pod', 'reason=NoSuchReason', 'name=no-such-pod&type=Warning&kind=v1.Pod', 'limit=1000&reason=NoSuchReason'];
+// Filters that match nothing (each page reads one scan window, decision 014), the same through the
+// user's own namespace index, and the largest page of matches.
+const expensive = (ns: string) => [
+  'name=no-such-pod',
+  'reason=NoSuchReason',
+  'name=no-such-pod&type=Warning&kind=v1.Pod',
+  'limit=1000&reason=NoSuchReason',
+  `namespace=${ns}&name=no-such-pod`,
+  'limit=1000',
+];
 const statuses = new Map<number, number>();
 const historyMs: number[] = [];
 async function historyWorker(k: number, until: number) {
-  const token = tokenOf(readers[k % readers.length]!.username);
+  const reader = readers[k % readers.length]!;
+  const token = tokenOf(reader.username);
+  const queries = expensive(reader.namespaces[0]!);
   for (let i = 0; nowMs() < until; i++) {
     const t = performance.now();
-    const response = await fetch(`${presenter.url}/events?${expensive[(k + i) % expensive.length]}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+    const response = await fetch(`${presenter.url}/events?${queries[(k + i) % queries.length]}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
     await response?.arrayBuffer();
     const status = response?.status ?? 0;
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
