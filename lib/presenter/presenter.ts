@@ -12,6 +12,7 @@ import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
+import { createHistoryGate, type HistoryGate } from './core/history-gate.ts';
 import { maxBodyBytes } from './core/request-body.ts';
 import { createSseHub } from './sse/hub.ts';
 import { startSessionGuard } from './sse/session-guard.ts';
@@ -33,7 +34,8 @@ export type PresenterSettings = Pick<
 } & Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
 
 type LimitSetting =
-  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
+  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'eventsQueueMax' | 'eventsQueueTimeoutMs'
+  | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
 
 /** The defaults of the limits (the config module's defaults). */
 export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
@@ -41,6 +43,8 @@ export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
   eventsMaxConcurrentPerUser: 4,
   eventsPoolSize: 2,
   eventsQueryTimeoutMs: 10_000,
+  eventsQueueMax: 64,
+  eventsQueueTimeoutMs: 5000,
   sseMaxStreams: 50_000,
   sseMaxStreamsPerUser: 20,
 };
@@ -72,6 +76,16 @@ function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'event
       parallelWorkers: 0,
     }),
   };
+}
+
+/** The gate in front of the history pool: `eventsPoolSize` run, `eventsQueueMax` wait, none past `eventsQueueTimeoutMs`. */
+function createGate(settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueueMax' | 'eventsQueueTimeoutMs'>, metrics: PresenterMetrics): HistoryGate {
+  return createHistoryGate({
+    maxRunning: settings.eventsPoolSize,
+    maxWaiting: settings.eventsQueueMax,
+    maxWaitMs: settings.eventsQueueTimeoutMs,
+    onWaited: (waitedMs, outcome) => metrics.historyWaitDuration.record(waitedMs / 1000, { outcome }),
+  });
 }
 
 /** The token verifier for the keys configured (throws when none is, or one is unusable). */
@@ -187,6 +201,7 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
     ...settings,
     tokens,
     sql: historySql,
+    historyGate: createGate(settings, metrics),
     hub,
     visibility,
     credentials,
