@@ -14,11 +14,11 @@ import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
 import { createHistoryGate, type HistoryGate } from './core/history-gate.ts';
 import { maxBodyBytes } from './core/request-body.ts';
-import { createSseHub } from './sse/hub.ts';
-import { startSessionGuard } from './sse/session-guard.ts';
+import { createSseHub, type SseHub } from './sse/hub.ts';
+import { startSessionGuard, type SessionGuard } from './sse/session-guard.ts';
 import { createTokenVerifier, type TokenVerifier } from './access/auth-token.ts';
 import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
-import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
+import { createClusterCredentials, createClusterDirectory, type ClusterDirectory } from './access/cluster-routes.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
 import type { EventVisibility } from './access/event-visibility.ts';
 
@@ -119,7 +119,7 @@ function createAccess(
   options: AccessOptions,
   catalog: NamespaceCatalog,
   metrics: PresenterMetrics,
-): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility } {
+): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility; clusters: ClusterDirectory } {
   const { settings, log, now } = options;
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
   const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
@@ -139,7 +139,32 @@ function createAccess(
       : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
   log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
-  return { credentials, authorizer, visibility };
+  return { credentials, authorizer, visibility, clusters };
+}
+
+/**
+ * The session guard over the hub's streams, every `authzCacheTtlMs`: the main clientconfig through
+ * the cached store, the per-cluster Secrets read afresh (docs/decisions/010).
+ */
+function startGuard(
+  hub: SseHub,
+  access: { credentials: CredentialStore; authorizer: Authorizer; clusters: ClusterDirectory },
+  intervalMs: number,
+  log: Logger,
+): SessionGuard {
+  const { credentials, authorizer, clusters } = access;
+  return startSessionGuard({
+    streams: hub,
+    lookup: (username) => credentials.current(username),
+    clusterSecrets: {
+      secrets: (username) => clusters.clusterSecrets(username),
+      read: (username, secretName) => credentials.refresh(username, secretName),
+      revoke: (username, cluster) => authorizer.revokeCluster(username, cluster),
+    },
+    prune: () => (authorizer.prune(), credentials.prune()),
+    intervalMs,
+    log,
+  });
 }
 
 /** A running presenter. */
@@ -148,6 +173,8 @@ export interface RunningPresenter extends AsyncDisposable {
   readonly port: number;
   /** Graceful stop: not ready, streams told to resume and closed, server and pool stopped. */
   stop(): Promise<void>;
+  /** Runs one session-guard pass now (otherwise every `authzCacheTtlMs`); resolves when it is done. */
+  checkSessions(): Promise<void>;
 }
 
 /** What {@link startPresenter} takes. */
@@ -178,11 +205,14 @@ export interface StartPresenterOptions {
 /**
  * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and two
  * query pools to `databaseUrl`: `/events` runs on its own (`eventsPoolSize` connections, each
- * statement cancelled after `eventsQueryTimeoutMs`), so history can never take the connections of
- * the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions and credentials
- * are dropped and the streams of a user whose clientconfig Secret is gone are closed. Migrations
- * and waiting for the database are the caller's job. Strict mode (`authzStrict`) needs `discovery`
- * and throws at start without it; a token key that cannot be used throws too.
+ * statement cancelled after `eventsQueryTimeoutMs`, behind a gate where at most `eventsQueueMax`
+ * requests wait, none longer than `eventsQueueTimeoutMs`), so history can never take the
+ * connections of the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions
+ * and credentials are dropped, the streams of a user whose clientconfig Secret is gone are closed,
+ * and a user whose Secret for another cluster is gone loses that cluster's allowing decisions (its
+ * streams closed too when there were any). Migrations and waiting for the database are the
+ * caller's job. Strict mode (`authzStrict`) needs `discovery` and throws at start without it; a
+ * token key that cannot be used throws too.
  */
 export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { log } = options;
@@ -191,11 +221,11 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   const tokens = await createTokens(settings);
   const { sql, historySql } = createPools(options.databaseUrl, settings, options.databaseSchema);
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  const { credentials, authorizer, visibility } = createAccess(options, catalog, metrics);
+  const access = createAccess(options, catalog, metrics);
+  const { credentials, visibility } = access;
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
-  const prune = () => (authorizer.prune(), credentials.prune());
-  const guard = startSessionGuard({ streams: hub, lookup: (username) => credentials.current(username), prune, intervalMs: settings.authzCacheTtlMs, log });
+  const guard = startGuard(hub, access, settings.authzCacheTtlMs, log);
   let stopping = false;
   const app = createPresenterApp({
     ...settings,
@@ -241,6 +271,7 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
     url: `http://127.0.0.1:${port}`,
     port,
     stop,
+    checkSessions: () => guard.checkNow(),
     [Symbol.asyncDispose]: stop,
   };
 }
