@@ -8,7 +8,8 @@
 // is polled every 200 ms throughout and must never fail. The two kinds of window alternate in
 // `--rounds` slices (default 4: 5 s quiet, 5 s pressure, four times). The figures: live p50/p99 in each
 // window and their ratio (target: p99 under pressure within 2× the quiet p99), `/readyz` failures,
-// and the history answers by status (200, 429 per-user cap, 503 statement timeout).
+// and the history answers by status (200, 429 per-user cap, 503 by code: statement timeout, or
+// refused by the history gate: queue full or waited too long).
 // Usage: bun bench/history-pressure.ts [--rows 3000000] [--workers 12] [--seconds 20] [--quiet 20]
 //        [--interval-ms 25] [--history-users 12] [--warmup 5] [--rounds 4] [--pool N] [--query-timeout 10s]
 // (`--pool`/`--query-timeout`: the presenter's EVENTS_POOL_SIZE / EVENTS_QUERY_TIMEOUT, default theirs)
@@ -143,7 +144,8 @@ const expensive = (ns: string) => [
   `namespace=${ns}&name=no-such-pod`,
   'limit=1000',
 ];
-const statuses = new Map<number, number>();
+// Keyed by status, and by code for 503s (`503 query_timeout`, `503 history_busy`, …).
+const statuses = new Map<string, number>();
 const historyMs: number[] = [];
 async function historyWorker(k: number, until: number) {
   const reader = readers[k % readers.length]!;
@@ -152,12 +154,13 @@ async function historyWorker(k: number, until: number) {
   for (let i = 0; nowMs() < until; i++) {
     const t = performance.now();
     const response = await fetch(`${presenter.url}/events?${queries[(k + i) % queries.length]}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
-    await response?.arrayBuffer();
+    const body = await response?.text();
     const status = response?.status ?? 0;
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    const key = status === 503 ? `503 ${(JSON.parse(body!) as { code: string }).code}` : String(status);
+    statuses.set(key, (statuses.get(key) ?? 0) + 1);
     if (status === 200) historyMs.push(performance.now() - t);
-    // A 429 says when to come back; honour it as a client would, briefly.
-    if (status === 429) await Bun.sleep(Number(response!.headers.get('retry-after') ?? 1) * 100);
+    // A 429 or 503 says when to come back; honour it as a client would, briefly.
+    if (status === 429 || status === 503) await Bun.sleep(Number(response!.headers.get('retry-after') ?? 1) * 100);
   }
 }
 
@@ -191,7 +194,8 @@ const quiet = window(quietSpans);
 const loaded = window(loadSpans);
 const p = (xs: number[], q: number) => (xs.length ? percentile(xs, q) : Number.NaN);
 const sortedHistory = historyMs.sort((a, b) => a - b);
-const count = (status: number) => statuses.get(status) ?? 0;
+const count = (key: string) => statuses.get(key) ?? 0;
+const counted = ['200', '429', '503 query_timeout', '503 history_busy', '503 history_wait_timeout'];
 const rows: ResultRow[] = [
   { bench: 'history-pressure', metric: `rows in the table`, value: rowCount, unit: 'rows' },
   { bench: 'history-pressure', metric: 'live latency p50, quiet', value: p(quiet, 50), unit: 'ms' },
@@ -208,11 +212,13 @@ const rows: ResultRow[] = [
     unit: `of ${readiness.ok + readiness.failed}`, target: '0', met: readiness.failed === 0,
   },
   { bench: 'history-pressure', metric: '/readyz slowest answer', value: readiness.slowestMs, unit: 'ms' },
-  { bench: 'history-pressure', metric: '/events answered 200', value: count(200), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events answered 200', value: count('200'), unit: 'requests' },
   { bench: 'history-pressure', metric: '/events answered 200: p50 duration', value: p(sortedHistory, 50), unit: 'ms' },
-  { bench: 'history-pressure', metric: '/events answered 429 (per-user cap)', value: count(429), unit: 'requests' },
-  { bench: 'history-pressure', metric: '/events answered 503 (statement timeout)', value: count(503), unit: 'requests' },
-  { bench: 'history-pressure', metric: '/events other answers', value: [...statuses].filter(([s]) => ![200, 429, 503].includes(s)).reduce((n, [, c]) => n + c, 0), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events answered 429 (per-user cap)', value: count('429'), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events answered 503 (statement timeout)', value: count('503 query_timeout'), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events answered 503 (history queue full)', value: count('503 history_busy'), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events answered 503 (waited too long for a connection)', value: count('503 history_wait_timeout'), unit: 'requests' },
+  { bench: 'history-pressure', metric: '/events other answers', value: [...statuses].filter(([s]) => !counted.includes(s)).reduce((n, [, c]) => n + c, 0), unit: 'requests' },
   { bench: 'history-pressure', metric: 'presenter RSS at the end', value: Math.round(rss / 2 ** 20), unit: 'MB' },
 ];
 

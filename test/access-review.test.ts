@@ -57,6 +57,22 @@ describe('authorisation cache', () => {
     expect(asked).toEqual(['*', 'team-a', '*', 'team-a']);
   });
 
+  test('revokeCluster drops only the user\'s allowing decisions in that cluster; they are asked again next time', async () => {
+    const { authorizer, asked } = buildAuthorizer(1000);
+    for (const [user, cluster] of [['alice', 'prod'], ['alice', 'dev'], ['bob', 'prod']]) await authorizer.canList(user!, cluster!, 'team-a');
+    await authorizer.canList('alice', 'prod', 'team-b');
+    expect(authorizer.revokeCluster('alice', 'prod')).toBe(1);
+    expect([
+      authorizer.peek('alice', 'prod', 'team-a'),
+      authorizer.peek('alice', 'prod', 'team-b'),
+      authorizer.peek('alice', 'dev', 'team-a'),
+      authorizer.peek('bob', 'prod', 'team-a'),
+    ]).toEqual([undefined, false, true, true]);
+    asked.length = 0;
+    expect(await authorizer.canList('alice', 'prod', 'team-a')).toBe(true);
+    expect(asked).toEqual(['team-a']);
+  });
+
   test('a failed review denies, and the denial is kept for at most 5 s', async () => {
     let nowMs = 0;
     const authorizer = createAuthorizer({

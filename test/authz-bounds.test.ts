@@ -60,6 +60,30 @@ describe('bounded authorisation state', () => {
     expect(store.size).toBe(0);
   });
 
+  test('refresh reads a Secret again at once: later lookups get the rotated credentials, or none once it is deleted, and a failed read keeps what was cached', async () => {
+    const clock = manualClock();
+    const secrets = new Map([['alice-prod-clientconfig', { 'server-url': b64('https://prod.example'), token: b64('old-token') }]]);
+    let unreadable = false;
+    const readSecret = async (_namespace: string, name: string) => {
+      if (unreadable) throw Object.assign(new Error('kubernetes API answered 503'), { code: 503 });
+      return secrets.get(name);
+    };
+    const store = createCredentialStore({ readSecret, namespace: 'krateo-system', ttlMs: 30_000, now: clock.now });
+    const tokenNow = async () => (await store.current('alice', 'alice-prod-clientconfig'))?.token;
+    expect(await tokenNow()).toBe('old-token');
+    secrets.set('alice-prod-clientconfig', { 'server-url': b64('https://prod.example'), token: b64('new-token') });
+    expect(await tokenNow()).toBe('old-token');
+    expect((await store.refresh('alice', 'alice-prod-clientconfig'))?.token).toBe('new-token');
+    expect(await tokenNow()).toBe('new-token');
+    unreadable = true;
+    expect(await store.refresh('alice', 'alice-prod-clientconfig').catch((err: { code: number }) => err.code)).toBe(503);
+    expect(await tokenNow()).toBe('new-token');
+    unreadable = false;
+    secrets.delete('alice-prod-clientconfig');
+    expect(await store.refresh('alice', 'alice-prod-clientconfig')).toBeUndefined();
+    expect(await tokenNow()).toBeUndefined();
+  });
+
   test('/events filters naming a thousand namespaces that hold no events send no review for them', async () => {
     let reviews = 0;
     const counting: AccessCheck = async (_creds, namespace) => {

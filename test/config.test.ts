@@ -164,6 +164,8 @@ describe('presenter configuration', () => {
       eventsPoolSize: 2,
       eventsQueryTimeoutMs: 10_000,
       eventsScanWindowRows: 10_000,
+      eventsQueueMax: 64,
+      eventsQueueTimeoutMs: 5000,
       sseMaxStreams: 50_000,
       sseMaxStreamsPerUser: 20,
       shutdownTimeoutMs: 10_000,
@@ -238,6 +240,15 @@ describe('presenter configuration', () => {
       ['AUTHZ_CACHE_TTL must be a duration like 30s, 2m or 1h30m of at least 1000ms and at most 576h, got "500ms"'],
     ]);
     expect(loadPresenterConfig(presenterEnv({ AUTHZ_CACHE_TTL: '1s' })).authzCacheTtlMs).toBe(1000);
+  });
+
+  test('EVENTS_QUEUE_MAX may be 0 (no waiting) and EVENTS_QUEUE_TIMEOUT must be a positive duration', () => {
+    const config = loadPresenterConfig(presenterEnv({ EVENTS_QUEUE_MAX: '0', EVENTS_QUEUE_TIMEOUT: '250ms' }));
+    expect({ max: config.eventsQueueMax, timeoutMs: config.eventsQueueTimeoutMs }).toEqual({ max: 0, timeoutMs: 250 });
+    expect(problemsOf(() => loadPresenterConfig(presenterEnv({ EVENTS_QUEUE_MAX: '-1', EVENTS_QUEUE_TIMEOUT: '0s' })))).toEqual([
+      'EVENTS_QUEUE_MAX must be an integer from 0 to 100000, got "-1"',
+      'EVENTS_QUEUE_TIMEOUT must be a duration like 30s, 2m or 1h30m of at least 1ms and at most 576h, got "0s"',
+    ]);
   });
 
   test('in a pod, users\' reviews go to the in-cluster API server unless USER_REVIEWS_IN_CLUSTER is false, and CLUSTER_NAME is required', () => {

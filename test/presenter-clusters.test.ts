@@ -172,4 +172,34 @@ describe('authorisation across clusters', () => {
       expect({ user, names: await receivedOfMatrix(stream, seqToName, matrixMax) }).toEqual({ user, names });
     }
   });
+
+  test('a deleted per-cluster Secret stops that cluster for its user at the next guard pass, with a credentials_revoked resume frame; other users keep it', async () => {
+    await using c = await startClusters();
+    const tokens = await addUsers(c);
+    const open = (user: string, lastEventId?: string) =>
+      openSse(`${c.h.url}/notifications`, { authorization: `Bearer ${tokens[user]}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
+    await using alice = await open('alice');
+    await using dave = await open('dave');
+    await alice.next();
+    await dave.next();
+    // Both may see prod/team-b (alice from her prod Secret's RBAC, dave cluster-wide in prod).
+    const [before] = await c.h.insert(recordIn('prod', 'team-b'));
+    expect([(await alice.next()).id, (await dave.next()).id]).toEqual([String(before), String(before)]);
+    expect(await getEvents(c.h, tokens.alice!, '?cluster=prod')).toEqual({ status: 200, names: ['prod/team-b'] });
+
+    c.h.sim.deleteSecret(authnNamespace, 'alice-prod-clientconfig');
+    await c.h.presenter.checkSessions();
+    const [resume] = await alice.until((f) => f.event === 'resume', 5000);
+    expect({ event: resume!.event, data: JSON.parse(resume!.data!) }).toEqual({ event: 'resume', data: { last_event_id: String(before), reason: 'credentials_revoked' } });
+
+    // Her main Secret is still there: she resumes, and gets dev rows but nothing more of prod.
+    const [prodRow, devRow, daveRow] = await c.h.insert(recordIn('prod', 'team-b'), recordIn('dev', 'team-a'), recordIn('dev', 'team-c'));
+    await using resumed = await open('alice', String(before));
+    const aliceFrames = await resumed.until((f) => f.id === String(devRow), 10_000);
+    expect(aliceFrames.filter((f) => f.event === 'krateo').map((f) => f.id)).toEqual([String(devRow)]);
+    const daveFrames = await dave.until((f) => f.id === String(daveRow), 10_000);
+    expect(daveFrames.filter((f) => f.event === 'krateo').map((f) => f.id)).toEqual([String(prodRow), String(daveRow)]);
+    expect(await getEvents(c.h, tokens.alice!, '?cluster=prod')).toEqual({ status: 200, names: [] });
+    expect(await getEvents(c.h, tokens.dave!, '?cluster=prod')).toEqual({ status: 200, names: ['prod/team-b', 'prod/team-b'] });
+  });
 });

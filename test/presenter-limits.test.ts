@@ -1,6 +1,7 @@
 // Limits that keep one user (or history queries) from taking the presenter down: the request body
-// cap on chunked uploads, stream caps, the per-user cap on concurrent /events, the history
-// statement timeout, and /readyz answered on connections history cannot take.
+// cap on chunked uploads, stream caps, the per-user cap on concurrent /events, the global cap and
+// wait limit on history requests, the history statement timeout, and /readyz answered on
+// connections history cannot take.
 import { describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
 import { createSql } from '../lib/storage/db.ts';
@@ -128,6 +129,34 @@ describe('presenter limits', () => {
     }
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200, 200]);
     expect((await get(alice)).status).toBe(200);
+  });
+
+  test('past EVENTS_POOL_SIZE running and EVENTS_QUEUE_MAX waiting, history requests of any user are answered 503 history_busy, and one waiting EVENTS_QUEUE_TIMEOUT 503 history_wait_timeout; no slot is lost', async () => {
+    await using h = await startPresenterHarness({ eventsPoolSize: 1, eventsQueueMax: 1, eventsQueueTimeoutMs: 2000 }, { namespaceRefreshMs: 60_000 });
+    const users = await Promise.all(['u1', 'u2', 'u3', 'u4'].map((name) => h.addUser(name, listEventsIn())));
+    await h.insert(buildRecord({ namespace: 'team-a' }));
+    const get = (token: string, path = '/events') => fetch(`${h.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const answer = async (response: Response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { code: string; message: string } });
+    // Warm every user's decisions: below, requests wait only for the gate or the table lock.
+    for (const token of users) expect((await get(token)).status).toBe(200);
+    let held: Promise<Response>;
+    let refused: Awaited<ReturnType<typeof answer>>[];
+    {
+      await using _lock = await lockEvents(h);
+      held = get(users[0]!);
+      await waitFor(async () => ((await waitingHistoryQueries(h)) === 1 ? true : undefined));
+      // The one connection is taken: of three more users (the console's aggregates too), one may wait and times out, two are refused at once.
+      refused = await Promise.all([get(users[1]!), get(users[2]!, '/events/histogram?bucket=1h'), get(users[3]!, '/events/facets')].map(async (r) => answer(await r)));
+      expect(await waitingHistoryQueries(h)).toBe(1);
+    }
+    const busy = { status: 503, retryAfter: '2', body: { code: 'history_busy', message: 'too many history requests are waiting; retry later' } };
+    const timedOut = { status: 503, retryAfter: '2', body: { code: 'history_wait_timeout', message: 'no history connection became free in time; retry later' } };
+    expect(refused.toSorted((a, b) => a.body.code.localeCompare(b.body.code))).toEqual([busy, busy, timedOut]);
+    expect((await held).status).toBe(200);
+    // Neither the refused nor the timed-out requests kept a slot: with one connection, each of these would otherwise wait and time out.
+    const after = [];
+    for (const token of users) after.push((await get(token)).status, (await get(token, '/events/facets')).status);
+    expect(after).toEqual(users.flatMap(() => [200, 200]));
   });
 
   test.skipIf(noPostgresTimers !== undefined)(`a history query past EVENTS_QUERY_TIMEOUT is cancelled and answered 503 JSON with Retry-After${skipNote(noPostgresTimers)}`, async () => {

@@ -1,9 +1,11 @@
 // The session guard's rules over fake streams (pure logic; the real Secret deletion is in
-// presenter-session.test.ts): a missing Secret closes the user's streams, a failed read closes
-// nothing, a rotated Secret's credentials replace the old ones, and caches are pruned every pass.
+// presenter-session.test.ts and presenter-clusters.test.ts): a missing Secret closes the user's
+// streams, a missing per-cluster Secret drops that cluster's allowing decisions (and closes the
+// streams when there were any), a failed read closes nothing, a rotated Secret's credentials
+// replace the old ones, and caches are pruned every pass.
 import { describe, expect, test } from 'bun:test';
 import type { UserCredentials } from '../lib/presenter/access/user-credentials.ts';
-import { startSessionGuard, type GuardedStreams } from '../lib/presenter/sse/session-guard.ts';
+import { startSessionGuard, type ClusterSecretChecks, type GuardedStreams } from '../lib/presenter/sse/session-guard.ts';
 import { silentLogger } from '../lib/runtime/log.ts';
 
 const credsFor = (token: string): UserCredentials => ({ serverUrl: 'https://k8s.invalid', token });
@@ -55,5 +57,42 @@ describe('session guard', () => {
       guard.stop();
     }
     expect(most).toBe(8);
+  });
+
+  test('a per-cluster Secret found missing drops that cluster\'s allowing decisions once, closing the streams only when some allowed', async () => {
+    const { streams, closed } = fakeStreams(['lost', 'never', 'unreadable', 'kept']);
+    const present = new Set(['kept-prod-clientconfig']);
+    // Allowing decisions held per user and cluster; `never` never had a prod Secret, so holds none.
+    const allowing = new Map([['lost prod', 2], ['lost edge', 1], ['kept prod', 3]]);
+    const reads: string[] = [];
+    const revoked: string[] = [];
+    const clusterSecrets: ClusterSecretChecks = {
+      secrets: (username) => [{ secretName: `${username}-prod-clientconfig`, clusters: ['prod', 'edge'] }],
+      read: async (username, secretName) => {
+        reads.push(secretName);
+        if (username === 'unreadable') throw Object.assign(new Error('kubernetes API answered 503'), { code: 503 });
+        return present.has(secretName) ? credsFor('prod-token') : undefined;
+      },
+      revoke: (username, cluster) => {
+        revoked.push(`${username} ${cluster}`);
+        const count = allowing.get(`${username} ${cluster}`) ?? 0;
+        allowing.delete(`${username} ${cluster}`);
+        return count;
+      },
+    };
+    const guard = startSessionGuard({ streams, lookup: async () => credsFor('main'), clusterSecrets, prune: () => {}, intervalMs: 3_600_000, log: silentLogger });
+    try {
+      await guard.checkNow();
+      expect({ closed: [...closed], revoked: [...revoked].sort(), allowing: [...allowing] }).toEqual({
+        closed: [['lost', 'credentials_revoked']],
+        revoked: ['lost edge', 'lost prod', 'never edge', 'never prod'],
+        allowing: [['kept prod', 3]],
+      });
+      // A second pass reads again but neither scans nor closes for a Secret already known missing.
+      await guard.checkNow();
+      expect({ closed: closed.length, revoked: revoked.length, reads: reads.length }).toEqual({ closed: 1, revoked: 4, reads: 8 });
+    } finally {
+      guard.stop();
+    }
   });
 });

@@ -22,6 +22,8 @@ export interface ConsoleRoutesDeps {
   authenticate: (request: Request) => Promise<{ identity: TokenIdentity; creds: UserCredentials }>;
   /** Takes one of the user's `/events` slots (shared with `/events`); throws LimitError when none is free. */
   admit: (username: string) => () => void;
+  /** Runs a query on the history pool once the history gate admits it (throws LimitError when it does not). */
+  runHistory: <T>(request: Request, work: () => Promise<T>) => Promise<T>;
   /** The namespaces worth asking about: `wanted` (a filter) cut to those holding events, else all of those. */
   candidateNamespaces: (wanted: readonly string[] | undefined) => Promise<string[]>;
   fail: (err: unknown, route: string, method: string, cors: Record<string, string>) => Response;
@@ -96,11 +98,12 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       ({ request }) =>
         aggregate(request, '/events/histogram', async (input, scope) => {
           const parsed = parseHistogramRequest(input);
-          return await queryHistogram(deps.sql, parsed, await scope(parsed));
+          const visible = await scope(parsed);
+          return await deps.runHistory(request, () => queryHistogram(deps.sql, parsed, visible));
         }),
       {
         query: histogramQuery,
-        response: { 200: histogramBody, 400: errorBody, 401: errorBody },
+        response: { 200: histogramBody, 400: errorBody, 401: errorBody, 429: errorBody, 503: errorBody },
         detail: { summary: 'Events per time bucket and type (Normal, Warning, other), same filters and RBAC as /events' },
       },
     )
@@ -109,11 +112,13 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       ({ request }) =>
         aggregate(request, '/events/facets', async (input, scope) => {
           const parsed = parseAggregateRequest(input);
-          return await queryFacets(deps.sql, parsed, await scope(parsed), parseFacetsTop(input));
+          const top = parseFacetsTop(input);
+          const visible = await scope(parsed);
+          return await deps.runHistory(request, () => queryFacets(deps.sql, parsed, visible, top));
         }),
       {
         query: facetsQuery,
-        response: { 200: facetsBody, 400: errorBody, 401: errorBody },
+        response: { 200: facetsBody, 400: errorBody, 401: errorBody, 429: errorBody, 503: errorBody },
         detail: { summary: 'Top reasons, namespaces and kinds with counts, same filters and RBAC as /events' },
       },
     )

@@ -7,6 +7,7 @@ import { errorFields, type Logger } from '../runtime/log.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
 import { InputError, parseFilters, type FilterInput } from './core/filters.ts';
 import { createPerKeyLimit, LimitError } from './core/limits.ts';
+import type { HistoryGate } from './core/history-gate.ts';
 import type { PresenterMetrics } from './core/metrics.ts';
 import { readJsonBody } from './core/request-body.ts';
 import {
@@ -40,6 +41,8 @@ export interface PresenterAppDeps {
   sseMaxStreamsPerUser: number;
   /** The history pool (with its statement timeout): only `/events` queries run on it. */
   sql: Sql;
+  /** Admission to the history pool: every query on `sql` runs through it. */
+  historyGate: HistoryGate;
   hub: SseHub;
   visibility: EventVisibility;
   credentials: CredentialStore;
@@ -79,6 +82,43 @@ function resumePoint(request: Request, url: URL): number | undefined {
 }
 
 /**
+ * The JSON error answer for `err`, counted in the error metrics. Attributes: ours (route, code) and
+ * those Krateo's dashboards group by (method, stage, status_code).
+ */
+function failureResponse(
+  { log, metrics }: Pick<PresenterAppDeps, 'log' | 'metrics'>,
+  err: unknown,
+  route: string,
+  method: string,
+  cors: Record<string, string>,
+): Response {
+  const counted = (status: number, stage: string, code: string) => {
+    metrics.httpErrors.add(1, { route, code, method, stage, status_code: status });
+    return status;
+  };
+  if (err instanceof AuthError) {
+    metrics.authFailures.add(1, { reason: err.code });
+    return json(counted(401, 'authenticate', err.code), { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
+  }
+  if ((err as { code?: unknown }).code === queryCanceled) {
+    err = new LimitError('query_timeout', 'the history query took too long; narrow the filters (namespace, since) or retry later', 503, 5);
+  }
+  if (err instanceof LimitError) {
+    const headers = { ...cors, 'retry-after': String(err.retryAfterSeconds) };
+    return json(counted(err.status, err.code === 'query_timeout' ? 'query' : 'admit', err.code), { code: err.code, message: err.message }, headers);
+  }
+  if ((err as { code?: unknown }).code === 'request_aborted') {
+    // The client left while waiting for a history connection: nobody reads this answer.
+    return json(counted(499, 'admit', 'request_aborted'), { code: 'request_aborted', message: 'the request was aborted' }, cors);
+  }
+  if (err instanceof InputError) {
+    return json(counted(err.code === 'body_too_large' ? 413 : 400, 'validate', err.code), { code: err.code, message: err.message }, cors);
+  }
+  log.error('request failed', { route, ...errorFields(err) });
+  return json(counted(500, 'query', 'internal'), { code: 'internal', message: 'internal error' }, cors);
+}
+
+/**
  * Creates the presenter's HTTP app: `/notifications` (SSE), `GET|POST /events`, `/livez`, `/readyz`,
  * `/openapi.json` (generated from the route schemas) and `/openapi` (a browsable reference). Guarantees: every error is JSON `{code, message}` without database text; tokens
  * are accepted from the query only on `/notifications` and URLs are logged without their query;
@@ -94,29 +134,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     return { identity, creds: await deps.credentials.get(identity.username) };
   };
 
-  // Attributes: ours (route, code) and those Krateo's dashboards group by (method, stage, status_code).
-  const fail = (err: unknown, route: string, method: string, cors: Record<string, string>): Response => {
-    const counted = (status: number, stage: string, code: string) => {
-      metrics.httpErrors.add(1, { route, code, method, stage, status_code: status });
-      return status;
-    };
-    if (err instanceof AuthError) {
-      metrics.authFailures.add(1, { reason: err.code });
-      return json(counted(401, 'authenticate', err.code), { code: err.code, message: err.message }, { ...cors, 'www-authenticate': 'Bearer' });
-    }
-    if ((err as { code?: unknown }).code === queryCanceled) {
-      err = new LimitError('query_timeout', 'the history query took too long; narrow the filters (namespace, since) or retry later', 503, 5);
-    }
-    if (err instanceof LimitError) {
-      const headers = { ...cors, 'retry-after': String(err.retryAfterSeconds) };
-      return json(counted(err.status, err.code === 'query_timeout' ? 'query' : 'admit', err.code), { code: err.code, message: err.message }, headers);
-    }
-    if (err instanceof InputError) {
-      return json(counted(err.code === 'body_too_large' ? 413 : 400, 'validate', err.code), { code: err.code, message: err.message }, cors);
-    }
-    log.error('request failed', { route, ...errorFields(err) });
-    return json(counted(500, 'query', 'internal'), { code: 'internal', message: 'internal error' }, cors);
-  };
+  const fail = (err: unknown, route: string, method: string, cors: Record<string, string>) => failureResponse(deps, err, route, method, cors);
 
   const observe = (route: string, method: string, started: number, status: number) => {
     metrics.httpRequests.add(1, { route, status, method, status_code: status });
@@ -129,6 +147,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     if (!release) throw new LimitError('too_many_requests', 'too many /events requests in flight for this user', 429, 1);
     return release;
   };
+  const runHistory = <T>(request: Request, work: () => Promise<T>) => deps.historyGate.run(work, request.signal);
   // Only namespaces that hold events can match: any other filter value costs no review.
   const candidateNamespaces = async (wanted: readonly string[] | undefined) => {
     const stored = await deps.catalog.list();
@@ -146,7 +165,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       release = admit(identity.username);
       const candidates = await candidateNamespaces(parsed.filters.equal.namespace);
       const scope = await deps.visibility.scope(identity.username, candidates, { clusters: parsed.filters.equal.cluster, kinds: parsed.filters.equal.kind });
-      const page = await queryEvents(deps.sql, parsed, scope, { scanWindowRows: deps.eventsScanWindowRows });
+      const page = await runHistory(request, () => queryEvents(deps.sql, parsed, scope, { scanWindowRows: deps.eventsScanWindowRows }));
       metrics.httpResourcesReturned.add(page.resources.length, { method: request.method });
       response = json(200, page, cors);
     } catch (err) {
@@ -163,7 +182,8 @@ export function createPresenterApp(deps: PresenterAppDeps) {
     if (deps.hub.streamsOf(username) >= deps.sseMaxStreamsPerUser) throw new LimitError('too_many_streams', 'this user has too many open streams', 429, 5);
   };
 
-  // 429: too many requests in flight for the user; 503: the query timed out (413: a body over 1 MiB).
+  // 429: too many requests in flight for the user; 503: the query timed out or no history
+  // connection was free (413: a body over 1 MiB).
   const errors = { 400: errorBody, 401: errorBody, 429: errorBody, 503: errorBody };
   const probe = (summary: string) => ({ response: { 200: probeBody, 503: probeBody }, detail: { summary, security: [] } });
 
@@ -224,7 +244,7 @@ export function createPresenterApp(deps: PresenterAppDeps) {
       response: { 200: eventsPage, ...errors, 413: errorBody },
       detail: { summary: 'History, parameters as a JSON body (same names)', requestBody: eventsRequestBody },
     })
-    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), admit, candidateNamespaces, fail, observe }))
+    .use(createConsoleRoutes({ ...deps, authenticate: (request) => authenticate(request, false), admit, runHistory, candidateNamespaces, fail, observe }))
     .onError(({ code, request, error }) => {
       const cors = corsHeaders(deps.corsOrigins, request);
       if (code === 'NOT_FOUND') return json(404, { code: 'not_found', message: 'no such endpoint' }, cors);

@@ -12,12 +12,13 @@ import type { Logger } from '../runtime/log.ts';
 import { createNamespaceCatalog } from './access/namespace-catalog.ts';
 import { createPresenterApp } from './http-app.ts';
 import { createPresenterMetrics, type PresenterMetrics } from './core/metrics.ts';
+import { createHistoryGate, type HistoryGate } from './core/history-gate.ts';
 import { maxBodyBytes } from './core/request-body.ts';
-import { createSseHub } from './sse/hub.ts';
-import { startSessionGuard } from './sse/session-guard.ts';
+import { createSseHub, type SseHub } from './sse/hub.ts';
+import { startSessionGuard, type SessionGuard } from './sse/session-guard.ts';
 import { createTokenVerifier, type TokenVerifier } from './access/auth-token.ts';
 import { createCredentialStore, type CredentialStore, type SecretReader } from './access/user-credentials.ts';
-import { createClusterCredentials, createClusterDirectory } from './access/cluster-routes.ts';
+import { createClusterCredentials, createClusterDirectory, type ClusterDirectory } from './access/cluster-routes.ts';
 import type { NamespaceCatalog } from './access/namespace-catalog.ts';
 import type { EventVisibility } from './access/event-visibility.ts';
 
@@ -33,7 +34,8 @@ export type PresenterSettings = Pick<
 } & Partial<Pick<PresenterConfig, LimitSetting | 'jwtPublicKeyPem' | 'jwtJwksUrl' | 'jwksCacheTtlMs' | 'jwksRefreshMinIntervalMs'>>;
 
 type LimitSetting =
-  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'eventsScanWindowRows' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
+  | 'authzCacheMaxEntries' | 'eventsMaxConcurrentPerUser' | 'eventsPoolSize' | 'eventsQueryTimeoutMs' | 'eventsQueueMax' | 'eventsQueueTimeoutMs'
+  | 'eventsScanWindowRows' | 'sseMaxStreams' | 'sseMaxStreamsPerUser';
 
 /** The defaults of the limits (the config module's defaults). */
 export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
@@ -42,6 +44,8 @@ export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
   eventsPoolSize: 2,
   eventsQueryTimeoutMs: 10_000,
   eventsScanWindowRows: 10_000,
+  eventsQueueMax: 64,
+  eventsQueueTimeoutMs: 5000,
   sseMaxStreams: 50_000,
   sseMaxStreamsPerUser: 20,
 };
@@ -75,6 +79,16 @@ function createPools(databaseUrl: string, settings: Pick<PresenterConfig, 'event
   };
 }
 
+/** The gate in front of the history pool: `eventsPoolSize` run, `eventsQueueMax` wait, none past `eventsQueueTimeoutMs`. */
+function createGate(settings: Pick<PresenterConfig, 'eventsPoolSize' | 'eventsQueueMax' | 'eventsQueueTimeoutMs'>, metrics: PresenterMetrics): HistoryGate {
+  return createHistoryGate({
+    maxRunning: settings.eventsPoolSize,
+    maxWaiting: settings.eventsQueueMax,
+    maxWaitMs: settings.eventsQueueTimeoutMs,
+    onWaited: (waitedMs, outcome) => metrics.historyWaitDuration.record(waitedMs / 1000, { outcome }),
+  });
+}
+
 /** The token verifier for the keys configured (throws when none is, or one is unusable). */
 function createTokens(settings: PresenterSettings): Promise<TokenVerifier> {
   return createTokenVerifier({
@@ -106,7 +120,7 @@ function createAccess(
   options: AccessOptions,
   catalog: NamespaceCatalog,
   metrics: PresenterMetrics,
-): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility } {
+): { credentials: CredentialStore; authorizer: Authorizer; visibility: EventVisibility; clusters: ClusterDirectory } {
   const { settings, log, now } = options;
   const credentials = createCredentialStore({ readSecret: options.readSecret, namespace: settings.authnNamespace, ttlMs: settings.authzCacheTtlMs, now });
   const clusters = createClusterDirectory({ ownCluster: settings.clusterName, inClusterApi: options.inClusterApi, remoteClusters: settings.remoteClusters });
@@ -126,7 +140,32 @@ function createAccess(
       : undefined;
   const visibility = createEventVisibility({ authorizer, catalog, clusters, resolver });
   log.info('authorisation mode', { strict: visibility.strict, clusters: clusters.clusters, in_cluster_api: options.inClusterApi !== undefined });
-  return { credentials, authorizer, visibility };
+  return { credentials, authorizer, visibility, clusters };
+}
+
+/**
+ * The session guard over the hub's streams, every `authzCacheTtlMs`: the main clientconfig through
+ * the cached store, the per-cluster Secrets read afresh (docs/decisions/010).
+ */
+function startGuard(
+  hub: SseHub,
+  access: { credentials: CredentialStore; authorizer: Authorizer; clusters: ClusterDirectory },
+  intervalMs: number,
+  log: Logger,
+): SessionGuard {
+  const { credentials, authorizer, clusters } = access;
+  return startSessionGuard({
+    streams: hub,
+    lookup: (username) => credentials.current(username),
+    clusterSecrets: {
+      secrets: (username) => clusters.clusterSecrets(username),
+      read: (username, secretName) => credentials.refresh(username, secretName),
+      revoke: (username, cluster) => authorizer.revokeCluster(username, cluster),
+    },
+    prune: () => (authorizer.prune(), credentials.prune()),
+    intervalMs,
+    log,
+  });
 }
 
 /** A running presenter. */
@@ -135,6 +174,8 @@ export interface RunningPresenter extends AsyncDisposable {
   readonly port: number;
   /** Graceful stop: not ready, streams told to resume and closed, server and pool stopped. */
   stop(): Promise<void>;
+  /** Runs one session-guard pass now (otherwise every `authzCacheTtlMs`); resolves when it is done. */
+  checkSessions(): Promise<void>;
 }
 
 /** What {@link startPresenter} takes. */
@@ -165,11 +206,14 @@ export interface StartPresenterOptions {
 /**
  * Starts the presenter on 127.0.0.1 (`hostname` to change) with one LISTEN connection and two
  * query pools to `databaseUrl`: `/events` runs on its own (`eventsPoolSize` connections, each
- * statement cancelled after `eventsQueryTimeoutMs`), so history can never take the connections of
- * the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions and credentials
- * are dropped and the streams of a user whose clientconfig Secret is gone are closed. Migrations
- * and waiting for the database are the caller's job. Strict mode (`authzStrict`) needs `discovery`
- * and throws at start without it; a token key that cannot be used throws too.
+ * statement cancelled after `eventsQueryTimeoutMs`, behind a gate where at most `eventsQueueMax`
+ * requests wait, none longer than `eventsQueueTimeoutMs`), so history can never take the
+ * connections of the live reader, replay and `/readyz`. Every `authzCacheTtlMs` expired decisions
+ * and credentials are dropped, the streams of a user whose clientconfig Secret is gone are closed,
+ * and a user whose Secret for another cluster is gone loses that cluster's allowing decisions (its
+ * streams closed too when there were any). Migrations and waiting for the database are the
+ * caller's job. Strict mode (`authzStrict`) needs `discovery` and throws at start without it; a
+ * token key that cannot be used throws too.
  */
 export async function startPresenter(options: StartPresenterOptions): Promise<RunningPresenter> {
   const { log } = options;
@@ -178,16 +222,17 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
   const tokens = await createTokens(settings);
   const { sql, historySql } = createPools(options.databaseUrl, settings, options.databaseSchema);
   const catalog = createNamespaceCatalog({ sql, refreshMs: options.namespaceRefreshMs ?? 60_000 });
-  const { credentials, authorizer, visibility } = createAccess(options, catalog, metrics);
+  const access = createAccess(options, catalog, metrics);
+  const { credentials, visibility } = access;
   const hub = createSseHub({ sql, startSeq: await readLastSeq(sql), visibility, catalog, settings, log, metrics });
   const listener = await startListener({ sql, channel: options.databaseSchema ?? defaultSchema, onWake: hub.wake, log, metrics });
-  const prune = () => (authorizer.prune(), credentials.prune());
-  const guard = startSessionGuard({ streams: hub, lookup: (username) => credentials.current(username), prune, intervalMs: settings.authzCacheTtlMs, log });
+  const guard = startGuard(hub, access, settings.authzCacheTtlMs, log);
   let stopping = false;
   const app = createPresenterApp({
     ...settings,
     tokens,
     sql: historySql,
+    historyGate: createGate(settings, metrics),
     hub,
     visibility,
     credentials,
@@ -227,6 +272,7 @@ export async function startPresenter(options: StartPresenterOptions): Promise<Ru
     url: `http://127.0.0.1:${port}`,
     port,
     stop,
+    checkSessions: () => guard.checkNow(),
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -95,6 +95,8 @@ export const presenterSettings: Setting[] = [
   { name: 'EVENTS_POOL_SIZE', default: '2', description: 'Database connections for `/events`; streams and `/readyz` have their own' },
   { name: 'EVENTS_SCAN_WINDOW_ROWS', default: '10000', description: 'Most rows one `/events` page reads when no `namespace`, `composition_id` or `involved_object_uid` filter narrows it; such a page may hold fewer than `limit` events and still carry a cursor' },
   { name: 'EVENTS_QUERY_TIMEOUT', default: '10s', description: 'Longest `/events` query (`statement_timeout`); past it the answer is 503 `query_timeout`' },
+  { name: 'EVENTS_QUEUE_MAX', default: '64', description: 'History requests (`/events`, the console\'s aggregates) that may wait for one of the `EVENTS_POOL_SIZE` connections, all users together; more are answered 503 `history_busy`' },
+  { name: 'EVENTS_QUEUE_TIMEOUT', default: '5s', description: 'Longest wait for a history connection; past it the answer is 503 `history_wait_timeout`' },
   { name: 'SSE_MAX_STREAMS', default: '50000', description: 'Open streams in all; more are answered 429' },
   { name: 'SSE_MAX_STREAMS_PER_USER', default: '20', description: 'Open streams of one user; more are answered 429' },
   { name: 'SHUTDOWN_TIMEOUT', default: '10s', description: 'Longest graceful drain on SIGTERM/SIGINT' },
@@ -343,6 +345,8 @@ export interface PresenterConfig {
   eventsPoolSize: number;
   eventsQueryTimeoutMs: number;
   eventsScanWindowRows: number;
+  eventsQueueMax: number;
+  eventsQueueTimeoutMs: number;
   sseMaxStreams: number;
   sseMaxStreamsPerUser: number;
   shutdownTimeoutMs: number;
@@ -381,6 +385,8 @@ export function loadPresenterConfig(env: Env): PresenterConfig {
     eventsPoolSize: r.integer('EVENTS_POOL_SIZE', 2, 1, 100),
     eventsQueryTimeoutMs: r.durationMs('EVENTS_QUERY_TIMEOUT', '10s', 100, maxTimerMs),
     eventsScanWindowRows: r.integer('EVENTS_SCAN_WINDOW_ROWS', 10_000, 1000, 10_000_000),
+    eventsQueueMax: r.integer('EVENTS_QUEUE_MAX', 64, 0, 100_000),
+    eventsQueueTimeoutMs: r.durationMs('EVENTS_QUEUE_TIMEOUT', '5s', 1, maxTimerMs),
     sseMaxStreams: r.integer('SSE_MAX_STREAMS', 50_000, 1, 10_000_000),
     sseMaxStreamsPerUser: r.integer('SSE_MAX_STREAMS_PER_USER', 20, 1, 100_000),
     shutdownTimeoutMs: r.durationMs('SHUTDOWN_TIMEOUT', '10s', 0, maxTimerMs),

@@ -27,6 +27,11 @@ export interface Authorizer {
   readonly size: number;
   /** Drops expired decisions. */
   prune(): void;
+  /**
+   * Drops every decision of `username` in `cluster` that allows (list and strict `get`), so the next
+   * question about that cluster is asked again; returns how many were dropped (a scan of the cache).
+   */
+  revokeCluster(username: string, cluster: string): number;
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
   peek(username: string, cluster: string, namespace: string): boolean | undefined;
   /** `peek` with the time until which the answer may be reused (fan-out indexes keep it until then). */
@@ -196,6 +201,10 @@ export function createAuthorizer(options: {
       return cache.size;
     },
     prune: () => cache.prune(now()),
+    revokeCluster(username, cluster) {
+      const prefix = `${username}\u0000${cluster}\u0000`;
+      return cache.deleteWhere((key, entry) => entry.allowed && key.startsWith(prefix));
+    },
     peek: (username, cluster, namespace) => peekUntil(username, cluster, namespace)?.allowed,
     peekUntil,
     async canList(username, cluster, namespace) {

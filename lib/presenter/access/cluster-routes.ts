@@ -23,6 +23,8 @@ export interface ClusterDirectory {
   readonly clusters: readonly string[];
   /** The route of a mapped cluster; undefined for a cluster with no mapping (its rows stay hidden). */
   route(cluster: string): ClusterRoute | undefined;
+  /** The user's Secrets other than the main clientconfig that some clusters' credentials come from, each with those clusters. */
+  clusterSecrets(username: string): { secretName: string; clusters: string[] }[];
 }
 
 const mainSecret = (username: string) => `${username}-clientconfig`;
@@ -54,7 +56,15 @@ export function createClusterDirectory(options: {
       secretName: (username) => remote.secretNameTemplate.replaceAll('{username}', username),
     });
   }
-  return { ownCluster: options.ownCluster, clusters: [...routes.keys()], route: (cluster) => routes.get(cluster) };
+  const clusterSecrets = (username: string) => {
+    const byName = new Map<string, string[]>();
+    for (const [cluster, route] of routes) {
+      const secretName = route.secretName(username);
+      if (secretName !== mainSecret(username)) byName.set(secretName, [...(byName.get(secretName) ?? []), cluster]);
+    }
+    return [...byName].map(([secretName, clusters]) => ({ secretName, clusters }));
+  };
+  return { ownCluster: options.ownCluster, clusters: [...routes.keys()], route: (cluster) => routes.get(cluster), clusterSecrets };
 }
 
 /**

@@ -23,6 +23,13 @@ export class ExpiringMap<V extends { expiresAt: number }> {
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
+  /** Removes every entry `drop` selects; returns how many (a full scan: for rare events, not the hot path). */
+  deleteWhere(drop: (key: string, value: V) => boolean): number {
+    let dropped = 0;
+    for (const [key, value] of this.entries) if (drop(key, value) && this.entries.delete(key)) dropped++;
+    return dropped;
+  }
+
   prune(nowMs: number): void {
     for (const [key, value] of this.entries) if (value.expiresAt <= nowMs) this.entries.delete(key);
   }

@@ -23,6 +23,12 @@ export interface CredentialStore {
   get(username: string, secretName?: string): Promise<UserCredentials>;
   /** The same, cached: undefined when the Secret is missing or unusable; throws when it cannot be read. */
   current(username: string, secretName?: string): Promise<UserCredentials | undefined>;
+  /**
+   * Reads the Secret now, whatever is cached, and caches what was read for the TTL (a rotated Secret's
+   * credentials, or its absence, are then used by every later lookup); undefined when missing or
+   * unusable. Throws when it cannot be read, and then keeps what was cached.
+   */
+  refresh(username: string, secretName?: string): Promise<UserCredentials | undefined>;
   /** Drops entries older than the TTL: a user's private key leaves memory once unused. */
   prune(): void;
   /** Secrets whose credentials are held. */
@@ -80,13 +86,13 @@ export function createCredentialStore(options: {
       cache.delete(secretName);
     }
   };
+  const read = (secretName: string) =>
+    options.readSecret(options.namespace, secretName).then((data) => (data === undefined ? undefined : parseClientConfig(data)));
   const current = (username: string, secretName = `${username}-clientconfig`) => {
     prune();
     let entry = cache.get(secretName);
     if (!entry) {
-      const value = options.readSecret(options.namespace, secretName).then((data) =>
-        data === undefined ? undefined : parseClientConfig(data),
-      );
+      const value = read(secretName);
       const created = (entry = { expiresAt: now() + options.ttlMs, value });
       cache.set(secretName, created);
       value.catch(() => cache.get(secretName) === created && cache.delete(secretName));
@@ -96,6 +102,13 @@ export function createCredentialStore(options: {
   return {
     current,
     prune,
+    async refresh(username, secretName = `${username}-clientconfig`) {
+      const creds = await read(secretName);
+      // Deleted first: written again it is the newest entry, so expiry order holds.
+      cache.delete(secretName);
+      cache.set(secretName, { expiresAt: now() + options.ttlMs, value: Promise.resolve(creds) });
+      return creds;
+    },
     get size() {
       return cache.size;
     },

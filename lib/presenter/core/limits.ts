@@ -1,7 +1,7 @@
 /** A request refused because a cap is reached; answered with `status` and `Retry-After`. */
 export class LimitError extends Error {
   constructor(
-    readonly code: 'too_many_requests' | 'too_many_streams' | 'server_busy' | 'query_timeout',
+    readonly code: 'too_many_requests' | 'too_many_streams' | 'server_busy' | 'query_timeout' | 'history_busy' | 'history_wait_timeout',
     message: string,
     readonly status: 429 | 503,
     readonly retryAfterSeconds: number,

@@ -20,6 +20,7 @@ export interface PresenterMetrics {
   httpDuration: Histogram;
   httpResourcesReturned: Counter;
   httpErrors: Counter;
+  historyWaitDuration: Histogram;
   listenerNotifications: Counter;
   listenerJobsEnqueued: Counter;
   listenerLoadLatestDuration: Histogram;
@@ -56,6 +57,7 @@ export function createPresenterMetrics(meter: Meter = createNoopMeter()): Presen
     httpDuration: seconds(`${p}.http.events.duration_seconds`, 'Request duration, by route, method and status (until headers for SSE)'),
     httpResourcesReturned: counter('http.events.resources_returned', '{resource}', 'Events returned by /events, by method'),
     httpErrors: counter('http.events.errors', '{request}', 'Error answers, by route, method, stage, status and code'),
+    historyWaitDuration: seconds(`${p}.history.wait.duration_seconds`, 'Time a history request waited for a history connection, by outcome (only requests that waited)'),
     listenerNotifications: counter('listener.notifications.received', '{notification}', 'NOTIFY messages received'),
     listenerJobsEnqueued: counter('listener.jobs.enqueued', '{job}', 'Reads of new rows started after notifications (coalesced)'),
     listenerLoadLatestDuration: seconds(`${p}.listener.load_latest.duration_seconds`, 'Duration of one read of new rows after a notification'),
