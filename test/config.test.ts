@@ -163,7 +163,7 @@ describe('presenter configuration', () => {
       eventsMaxConcurrentPerUser: 4,
       eventsPoolSize: 2,
       eventsQueryTimeoutMs: 10_000,
-      eventsScanWindowRows: 10_000,
+      eventsScanWindowRows: 5000,
       eventsQueueMax: 64,
       eventsQueueTimeoutMs: 5000,
       sseMaxStreams: 50_000,

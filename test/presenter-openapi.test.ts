@@ -9,7 +9,7 @@ import { startPresenterHarness } from './support/presenter-harness.ts';
 function buildAppDeps(overrides: Partial<PresenterAppDeps> = {}): PresenterAppDeps {
   const unused = new Proxy({}, { get: () => { throw new Error('not used by this test'); } }) as never;
   return {
-    tokens: unused, corsOrigins: ['*'], eventsMaxLimit: 1000, eventsMaxConcurrentPerUser: 4, eventsScanWindowRows: 10_000, sseMaxStreams: 100, sseMaxStreamsPerUser: 10,
+    tokens: unused, corsOrigins: ['*'], eventsMaxLimit: 1000, eventsMaxConcurrentPerUser: 4, eventsScanWindowRows: 5000, sseMaxStreams: 100, sseMaxStreamsPerUser: 10,
     sql: unused, historyGate: unused, hub: unused, visibility: unused, credentials: unused, catalog: unused,
     log: silentLogger, metrics: createPresenterMetrics(), isReady: async () => true,
     ...overrides,

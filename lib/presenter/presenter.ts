@@ -43,7 +43,7 @@ export const defaultLimits: Pick<PresenterConfig, LimitSetting> = {
   eventsMaxConcurrentPerUser: 4,
   eventsPoolSize: 2,
   eventsQueryTimeoutMs: 10_000,
-  eventsScanWindowRows: 10_000,
+  eventsScanWindowRows: 5000,
   eventsQueueMax: 64,
   eventsQueueTimeoutMs: 5000,
   sseMaxStreams: 50_000,
