@@ -178,13 +178,13 @@ const noMatch = await admin.unsafe(`explain (analyze, buffers, costs off)
 log(`plan of 'name=no-such-pod', admin, without the scan window (the whole table):\n${noMatch.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}`);
 // The same filter as queryEvents now runs it: through the scan window (lib/presenter/events-query.ts queryWindow).
 const windowed = await admin.unsafe(`explain (analyze, buffers, costs off)
-  select e.seq, e.n, (e.hit and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))) as shown
+  select e.seq, e.n, (e.n <> ${window.scanWindowRows} or (e.hit and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq + 0 <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq)))) as shown
   from (
     select e.*, coalesce(e.resource_name = 'no-such-pod', false) as hit, row_number() over (order by e.created_at desc, e.seq desc) as n
     from k8s_events e where e.seq <= ${firstCursor.maxSeq}
     order by e.created_at desc, e.seq desc limit ${window.scanWindowRows}
   ) e
-  where (e.hit and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))) or e.n = ${window.scanWindowRows}
+  where (e.hit and not exists (select 1 from k8s_events n where n.global_uid = e.global_uid and n.seq + 0 <= ${firstCursor.maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))) or e.n = ${window.scanWindowRows}
   order by e.created_at desc, e.seq desc limit 51`);
 log(`plan of 'name=no-such-pod', admin, through the scan window of ${window.scanWindowRows} rows:\n${windowed.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}`);
 await sql.end();

@@ -74,10 +74,12 @@ const columns = (sql: Sql) => sql`
   e.global_uid, e.namespace, e.resource_kind, e.resource_name, e.involved_object_uid, e.event_type, e.reason,
   e.message, e.composition_id, e.resource_version, e.count, e.first_seen, e.reporting_controller, e.raw::text as raw`;
 
-// "No newer version of this Event within the listing's snapshot": one row per global_uid.
+// "No newer version of this Event within the listing's snapshot": one row per global_uid. `seq + 0`
+// keeps the seq index out of it: the version key (global_uid, …) INCLUDE (seq) answers it alone, but
+// on a partition not yet analysed the planner would AND in a bitmap of every row below maxSeq.
 const isLatest = (sql: Sql, maxSeq: number) => sql`not exists (
   select 1 from k8s_events n
-  where n.global_uid = e.global_uid and n.seq <= ${maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))`;
+  where n.global_uid = e.global_uid and n.seq + 0 <= ${maxSeq} and (n.created_at, n.seq) > (e.created_at, e.seq))`;
 
 function cursorBound(sql: Sql, cursor: EventsCursor | undefined) {
   return cursor ? [sql`(e.created_at, e.seq) < (${cursor.createdAt}::timestamptz, ${cursor.seq})`] : [];
@@ -124,9 +126,10 @@ export async function queryEvents(sql: Sql, request: EventsRequest, scope: Visib
 async function queryWindow(sql: Sql, request: EventsRequest, scope: VisibleScope, maxSeq: number, windowRows: number): Promise<EventsPage> {
   const windowed = filtersToSql(sql, windowFilters(request));
   const matches = andAll(sql, [filtersToSql(sql, request.filters), scopeToSql(sql, scope)]);
+  // Every row the outer WHERE keeps is shown but the marker, so only the marker checks again.
   const latest = isLatest(sql, maxSeq);
   const rows = await sql<WindowRow[]>`
-    select ${columns(sql)}, e.n, (e.hit and ${latest}) as shown
+    select ${columns(sql)}, e.n, (e.n <> ${windowRows} or (e.hit and ${latest})) as shown
     from (
       select e.*, coalesce(${matches}, false) as hit, row_number() over (order by e.created_at desc, e.seq desc) as n
       from k8s_events e
