@@ -67,7 +67,9 @@ export class EventRows {
     for (const event of events) {
       const known = this.byUid.get(event.global_uid);
       if (known) {
-        if (event.created_at < known.event.created_at) continue;
+        // The same stored version twice (a stream that started while the presenter was still
+        // fanning it out also delivers what the history page showed) changes nothing.
+        if (event.event_id === known.event.event_id || event.created_at < known.event.created_at) continue;
         // The row is either already listed or among this batch's new rows, never both.
         const listed = this.rows.indexOf(known);
         if (listed >= 0) this.rows.splice(listed, 1);

@@ -15,6 +15,11 @@ function buildPayload(overrides: Partial<EventPayload> = {}): EventPayload {
 }
 
 const uids = (rows: EventRows) => rows.rows.map((r) => r.event.global_uid);
+/** A later stored version of the same Event: its own row (`event_id`), a later time. */
+const laterVersion = (event: EventPayload): EventPayload => {
+  const next = buildPayload();
+  return { ...event, event_id: next.event_id, created_at: next.created_at };
+};
 
 describe('the console list model', () => {
   test('live versions of one Event are one row, moved to the top with its count bumped, even within one batch', () => {
@@ -23,13 +28,23 @@ describe('the console list model', () => {
     const b = buildPayload();
     rows.addPage([b, a].map((e) => ({ ...e, raw: JSON.stringify({ count: 3, firstTimestamp: 'first', lastTimestamp: 'last' }) })));
     const c = buildPayload();
-    rows.addLive([c, { ...c, created_at: buildPayload().created_at }, { ...a, created_at: buildPayload().created_at }]);
+    rows.addLive([c, laterVersion(c), laterVersion(a)]);
     expect({ uids: uids(rows), counts: rows.rows.map((r) => r.count), firstSeen: rows.rows.map((r) => r.firstSeen), raw: rows.rows.map((r) => r.event.raw) }).toEqual({
       uids: [a.global_uid, c.global_uid, b.global_uid],
       counts: [4, 2, 3],
       firstSeen: ['first', c.created_at, 'first'],
       raw: [undefined, undefined, undefined],
     });
+  });
+
+  test('a version the list already shows, delivered again live, neither moves nor counts', () => {
+    const rows = new EventRows(100);
+    const first = buildPayload();
+    const second = buildPayload({ created_at: first.created_at });
+    rows.addPage([second, first]);
+    rows.addLive([first]);
+    rows.addLive([second]);
+    expect({ uids: uids(rows), counts: rows.rows.map((r) => r.count) }).toEqual({ uids: [second.global_uid, first.global_uid], counts: [1, 1] });
   });
 
   test('a history page keeps once the Events the live tail already shows, and an older version never replaces a newer one', () => {
