@@ -253,6 +253,8 @@ describe('the Events console in a browser', () => {
     await using browser = await launchBrowser();
     const page = await openConsole(browser, stack.url, stack.tokenFor('admin'), { width: 390, dark: true });
     await waitForNumber(page, '#list .row', 'count', '===', 2);
+    // Newest first: the row ArrowDown selects is `second`.
+    expect((await shownRows(page)).map((r) => r.uid)).toEqual([stack.globalUid(second), expect.any(String)]);
     await page.focus('#list');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
