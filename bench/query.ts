@@ -129,6 +129,11 @@ for (const [name, input] of [['name', { name: 'no-such-pod' }], ['reason', { rea
   cases.push({ name: `filter ${name}=no match, RBAC 1 namespace`, run: page(input, oneNamespace) });
 }
 cases.push({ name: 'first page, RBAC 1 namespace, no filter', run: page({}, oneNamespace) });
+// Several namespace values: the window's inner read is left to the planner (an ordered walk of the
+// table filtered by namespace, or the rows of those namespaces sorted).
+const threeNamespaces = gen.namespaces.slice(3, 6).join(',');
+cases.push({ name: 'filter namespace=3 values, admin', run: page({ namespace: threeNamespaces }, everything) });
+cases.push({ name: 'filter namespace=3 values & name=no match, admin', run: page({ namespace: threeNamespaces, name: 'no-such-pod' }, everything) });
 
 // Deep pages: a cursor half-way back (day 5), and the 200th page reached by following cursors.
 const first = await queryEvents(sql, parseEventsRequest({}, { maxLimit: 1000 }), limited, window);

@@ -93,6 +93,17 @@ describe('/events scan window', () => {
     ]);
   });
 
+  test('several values of an indexed filter with another filter are checked on the rows of the table, so the planner cannot sort all their rows', async () => {
+    await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
+    const token = await h.addUser('root', listEventsIn());
+    await fillTable(h, (i) => ({ namespace: i < 1500 ? 'team-a' : 'team-b', ...(i === 100 ? { reason: 'OOMKilled' } : {}) }));
+    expect(await readAllPages(h, token, 'namespace=team-a,team-c&reason=OOMKilled')).toEqual([
+      { names: [], more: true },
+      { names: [], more: true },
+      { names: ['pod-100'], more: false },
+    ]);
+  });
+
   test('a windowed page still shows only what the user may list', async () => {
     await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
     const token = await h.addUser('team-a', listEventsIn(['team-a']));

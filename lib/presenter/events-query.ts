@@ -56,10 +56,15 @@ export function isScanWindowed({ filters }: EventsRequest): boolean {
   return indexed === 0 || others > 0;
 }
 
-/** The filters the window itself is read through: the indexed ones and the time bounds. */
+/**
+ * The filters the window itself is read through: the time bounds and at most one indexed filter with
+ * a single value (the most selective kind first), whose `(column, created_at)` index yields rows in
+ * order. Several values, or a second indexed filter, would leave the planner free to sort every row
+ * they select; they are checked on the window's rows instead.
+ */
 function windowFilters({ filters }: EventsRequest): EventFilters {
-  const equal = Object.fromEntries(indexedFilters.flatMap((name) => (filters.equal[name] ? [[name, filters.equal[name]]] : [])));
-  return { equal, sinceMs: filters.sinceMs, untilMs: filters.untilMs };
+  const through = (['involved_object_uid', 'composition_id', 'namespace'] as const).find((name) => filters.equal[name]?.length === 1);
+  return { equal: through ? { [through]: filters.equal[through] } : {}, sinceMs: filters.sinceMs, untilMs: filters.untilMs };
 }
 
 /** What one `/events` page may read. */
