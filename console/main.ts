@@ -6,7 +6,7 @@ import { EventRows } from './event-rows.ts';
 import { renderFacets } from './facets.ts';
 import { createListView } from './list-view.ts';
 import { startLiveTail, type ConnectionState } from './live-tail.ts';
-import { bucketFor, filterNames, liveFilterNames, matchesClientFilters, readFilters, type Filters } from './view-state.ts';
+import { bucketFor, EmptyPageBrake, filterNames, liveFilterNames, matchesClientFilters, readFilters, type Filters } from './view-state.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const pageSize = 200;
@@ -20,6 +20,8 @@ let filters: Filters = readFilters(location.search);
 let cursor: string | undefined;
 let loadingPage = false;
 let historyDone = false;
+// 20 empty windows in a row (100,000 rows at the server's default) before asking the user.
+const emptyPages = new EmptyPageBrake(20);
 let paused = false;
 let pending: EventPayload[] = [];
 let pendingOverflow = false;
@@ -45,7 +47,12 @@ function writeFilters(filters: Filters): void {
 }
 
 function setFoot(): void {
-  const more = loadingPage ? 'loading…' : historyDone ? (rows.trimmed ? 'older events dropped to stay responsive; narrow the filters' : 'end of history') : 'scroll for more';
+  const more = loadingPage
+    ? 'loading…'
+    : historyDone
+      ? rows.trimmed ? 'older events dropped to stay responsive; narrow the filters' : 'end of history'
+      : emptyPages.held ? `no match in the last ${emptyPages.maxEmptyPages} pages searched` : 'scroll for more';
+  $('list-further').hidden = historyDone || !emptyPages.held;
   $('list-foot').textContent = `${rows.length.toLocaleString('en')} events · ${more}`;
   $('list-foot').dataset.rows = String(rows.length);
   $('list-foot').dataset.received = String(received);
@@ -70,7 +77,7 @@ function historyParams(): Record<string, string | undefined> {
 }
 
 async function loadNextPage(): Promise<void> {
-  if (loadingPage || historyDone || rows.trimmed) return;
+  if (loadingPage || historyDone || rows.trimmed || emptyPages.held) return;
   loadingPage = true;
   const mine = generation;
   setFoot();
@@ -80,6 +87,7 @@ async function loadNextPage(): Promise<void> {
     rows.addPage(page.resources);
     cursor = page.cursor;
     historyDone = cursor === undefined;
+    emptyPages.record(page.resources.length, !historyDone);
   } catch (err) {
     historyDone = true;
     handleError(err);
@@ -143,6 +151,7 @@ function reload(): void {
   rows.clear();
   cursor = undefined;
   historyDone = false;
+  emptyPages.release();
   loadingPage = false;
   pending = [];
   pendingOverflow = false;
@@ -218,6 +227,10 @@ function wire(): void {
   });
   $('signout').addEventListener('click', () => signOut());
   $('pause').addEventListener('click', togglePause);
+  $('list-further').addEventListener('click', () => {
+    emptyPages.release();
+    void loadNextPage();
+  });
   $('filters').addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(event.target as HTMLFormElement);

@@ -46,3 +46,28 @@ export function matchesClientFilters(filters: Filters, event: { message: string 
   const needle = filters.q.toLowerCase();
   return [event.message, event.reason, event.resource_name].some((text) => text?.toLowerCase().includes(needle));
 }
+
+/**
+ * Counts history pages in a row that came back empty but with a cursor (the server's scan window
+ * found nothing, docs/decisions/014-history-scan-window.md). After `maxEmptyPages` of them the
+ * console stops asking on its own, so a search for something that never occurs does not keep one of
+ * the server's few history connections busy; the user can ask to search further back.
+ */
+export class EmptyPageBrake {
+  private emptyInARow = 0;
+  constructor(readonly maxEmptyPages: number) {}
+
+  /** Records a page; true when the console should stop asking until `release`. */
+  record(resourceCount: number, hasCursor: boolean): boolean {
+    this.emptyInARow = resourceCount === 0 && hasCursor ? this.emptyInARow + 1 : 0;
+    return this.held;
+  }
+
+  get held(): boolean {
+    return this.emptyInARow >= this.maxEmptyPages;
+  }
+
+  release(): void {
+    this.emptyInARow = 0;
+  }
+}

@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { EventPayload } from '../console/api.ts';
 import { EventRows } from '../console/event-rows.ts';
-import { bucketFor, matchesClientFilters, readFilters } from '../console/view-state.ts';
+import { bucketFor, EmptyPageBrake, matchesClientFilters, readFilters } from '../console/view-state.ts';
 
 let counter = 0;
 function buildPayload(overrides: Partial<EventPayload> = {}): EventPayload {
@@ -90,5 +90,13 @@ describe('the console view state', () => {
       matchesClientFilters({ q: 'giraffe' }, event),
       matchesClientFilters({ until: '2030-01-01T00:00:00Z' }, event),
     ]).toEqual([true, true, true, false, false]);
+  });
+
+  test('stops asking for pages after maxEmptyPages empty pages in a row that still had a cursor, until released', () => {
+    const brake = new EmptyPageBrake(3);
+    const held = [brake.record(0, true), brake.record(0, true), brake.record(2, true), brake.record(0, true), brake.record(0, true), brake.record(0, true)];
+    const afterRelease = (brake.release(), brake.held);
+    const lastPageEmpty = brake.record(0, false);
+    expect({ held, afterRelease, lastPageEmpty }).toEqual({ held: [false, false, false, false, false, true], afterRelease: false, lastPageEmpty: false });
   });
 });

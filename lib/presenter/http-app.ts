@@ -34,7 +34,7 @@ export interface PresenterAppDeps {
   eventsMaxLimit: number;
   /** `/events` requests one user may have in flight. */
   eventsMaxConcurrentPerUser: number;
-  /** Most rows one `/events` page reads when no indexed filter narrows it (lib/presenter/events-query.ts). */
+  /** Most rows one `/events` page reads (the scan window, lib/presenter/events-query.ts). */
   eventsScanWindowRows: number;
   /** Open streams in all, and of one user. */
   sseMaxStreams: number;

@@ -82,7 +82,7 @@ export const eventPayload = t.Object(payloadProperties);
 /** A `/events` page. */
 export const eventsPage = t.Object({
   resources: t.Array(t.Object({ ...payloadProperties, raw: t.String({ description: 'The stored Kubernetes Event as JSON text' }) })),
-  cursor: t.Optional(t.String({ description: 'Absent on the last page. A page may hold fewer than `limit` events, even none, and still carry one: a page no indexed filter narrows reads at most EVENTS_SCAN_WINDOW_ROWS rows; follow cursors until none is returned' })),
+  cursor: t.Optional(t.String({ description: 'Absent on the last page. A page may hold fewer than `limit` events, even none, and still carry one: a page reads at most EVENTS_SCAN_WINDOW_ROWS rows; follow cursors until none is returned' })),
 });
 
 const aggregateProperties = {

@@ -93,7 +93,7 @@ export const presenterSettings: Setting[] = [
   { name: 'EVENTS_MAX_LIMIT', default: '1000', description: 'Largest `limit` accepted by `/events`' },
   { name: 'EVENTS_MAX_CONCURRENT_PER_USER', default: '4', description: '`/events` requests one user may have in flight; more are answered 429' },
   { name: 'EVENTS_POOL_SIZE', default: '2', description: 'Database connections for `/events`; streams and `/readyz` have their own' },
-  { name: 'EVENTS_SCAN_WINDOW_ROWS', default: '5000', description: 'Most rows one `/events` page reads when no `namespace`, `composition_id` or `involved_object_uid` filter narrows it; such a page may hold fewer than `limit` events and still carry a cursor' },
+  { name: 'EVENTS_SCAN_WINDOW_ROWS', default: '5000', description: 'Most rows one `/events` page reads, newest first: of the table, or of the one `namespace`, `composition_id` or `involved_object_uid` value it filters on; a page may hold fewer than `limit` events and still carry a cursor' },
   { name: 'EVENTS_QUERY_TIMEOUT', default: '10s', description: 'Longest `/events` query (`statement_timeout`); past it the answer is 503 `query_timeout`' },
   { name: 'EVENTS_QUEUE_MAX', default: '64', description: 'History requests (`/events`, the console\'s aggregates) that may wait for one of the `EVENTS_POOL_SIZE` connections, all users together; more are answered 503 `history_busy`' },
   { name: 'EVENTS_QUEUE_TIMEOUT', default: '5s', description: 'Longest wait for a history connection; past it the answer is 503 `history_wait_timeout`' },
