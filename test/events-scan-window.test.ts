@@ -36,6 +36,8 @@ async function fillTable(h: PresenterHarness, pick: (i: number) => Partial<Event
 // Three rare matches: one in each window of 1000 rows, newest first (rows 2499–1500, 1499–500, 499–0).
 const rare = new Set([2400, 1200, 100]);
 const rareReason = (i: number): Partial<EventRecord> => (rare.has(i) ? { reason: 'OOMKilled' } : {});
+// team-a holds the oldest 1500 rows, team-b the newest 1000; the one match is team-a's row 100.
+const teamAOldestOneMatch = (i: number): Partial<EventRecord> => ({ namespace: i < 1500 ? 'team-a' : 'team-b', ...(i === 100 ? { reason: 'OOMKilled' } : {}) });
 
 describe('/events scan window', () => {
   test('a filter no index narrows reads one window per page: fewer events than limit, and a cursor until the table ends', async () => {
@@ -85,8 +87,7 @@ describe('/events scan window', () => {
   test('an indexed filter with another one reads its window through the index: the rows of that namespace, not of the table', async () => {
     await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
     const token = await h.addUser('root', listEventsIn());
-    // team-a holds the oldest 1500 rows, team-b the newest 1000; the one match is team-a's row 100.
-    await fillTable(h, (i) => ({ namespace: i < 1500 ? 'team-a' : 'team-b', ...(i === 100 ? { reason: 'OOMKilled' } : {}) }));
+    await fillTable(h, teamAOldestOneMatch);
     expect(await readAllPages(h, token, 'namespace=team-a&reason=OOMKilled')).toEqual([
       { names: [], more: true },
       { names: ['pod-100'], more: false },
@@ -96,7 +97,7 @@ describe('/events scan window', () => {
   test('several values of an indexed filter with another filter are checked on the rows of the table, so the planner cannot sort all their rows', async () => {
     await using h = await startPresenterHarness({ eventsScanWindowRows: windowRows });
     const token = await h.addUser('root', listEventsIn());
-    await fillTable(h, (i) => ({ namespace: i < 1500 ? 'team-a' : 'team-b', ...(i === 100 ? { reason: 'OOMKilled' } : {}) }));
+    await fillTable(h, teamAOldestOneMatch);
     expect(await readAllPages(h, token, 'namespace=team-a,team-c&reason=OOMKilled')).toEqual([
       { names: [], more: true },
       { names: [], more: true },

@@ -43,8 +43,8 @@ export function parseEventsRequest(input: FilterInput, options: { maxLimit: numb
 type Row = StoredEvent & { raw: string; created_text: string };
 type WindowRow = Row & { shown: boolean; n: number };
 
-/** Filters answered through an index of their own. */
-const indexedFilters: readonly string[] = ['namespace', 'composition_id', 'involved_object_uid'];
+/** Filters answered through an index of their own, the most selective kind first. */
+const indexedFilters = ['involved_object_uid', 'composition_id', 'namespace'] as const;
 
 /**
  * Whether a page of `request` reads through a scan window of `scanWindowRows` rows
@@ -56,18 +56,18 @@ const indexedFilters: readonly string[] = ['namespace', 'composition_id', 'invol
 export function isScanWindowed({ filters }: EventsRequest): boolean {
   const names = Object.keys(filters.equal) as (keyof EventFilters['equal'])[];
   const onlySeveralIndexedValues =
-    names.length > 0 && !filters.labels && filters.text === undefined && names.every((name) => indexedFilters.includes(name) && filters.equal[name]!.length > 1);
+    names.length > 0 && !filters.labels && filters.text === undefined && names.every((name) => (indexedFilters as readonly string[]).includes(name) && filters.equal[name]!.length > 1);
   return !onlySeveralIndexedValues;
 }
 
 /**
  * The filters the window itself is read through: the time bounds and at most one indexed filter with
- * a single value (the most selective kind first), whose `(column, created_at)` index yields rows in
+ * a single value (in `indexedFilters` order), whose `(column, created_at)` index yields rows in
  * order. Several values, or a second indexed filter, would leave the planner free to sort every row
  * they select; they are checked on the window's rows instead.
  */
 function windowFilters({ filters }: EventsRequest): EventFilters {
-  const through = (['involved_object_uid', 'composition_id', 'namespace'] as const).find((name) => filters.equal[name]?.length === 1);
+  const through = indexedFilters.find((name) => filters.equal[name]?.length === 1);
   return { equal: through ? { [through]: filters.equal[through] } : {}, sinceMs: filters.sinceMs, untilMs: filters.untilMs };
 }
 
