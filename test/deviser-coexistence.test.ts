@@ -20,6 +20,7 @@ import {
   createDeviserPartitions,
   deviserPartitionName,
   describeDeviserObjects,
+  describeTriggersAndPartitions,
   insertAsGoIngester,
   runDeviserRetention,
   startDeviser,
@@ -75,19 +76,14 @@ async function deviserDatabase() {
 
 /** Everything of ours a deviser restart or retention pass could touch. */
 async function describeOurObjects(sql: Sql) {
-  const triggers = await sql`
-    select t.tgname as name, pg_get_triggerdef(t.oid) as def
-    from pg_trigger t where t.tgrelid = 'events_stack.k8s_events'::regclass and not t.tgisinternal order by 1`;
-  const partitions = await sql`
-    select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
-    where i.inhparent = 'events_stack.k8s_events'::regclass order by 1`;
+  const { triggers, partitions } = await describeTriggersAndPartitions(sql, 'events_stack.k8s_events');
   const functions = await sql`
     select p.proname as name, md5(pg_get_functiondef(p.oid)) as def
     from pg_proc p where p.pronamespace = 'events_stack'::regnamespace order by 1`;
   const indexes = await sql`
     select indexrelid::regclass::text as name from pg_index where indrelid = 'events_stack.k8s_events'::regclass order by 1`;
   const [rows] = await sql`select count(*)::int as n, max(seq) as max_seq from events_stack.k8s_events`;
-  return { triggers: [...triggers], partitions: [...partitions], functions: [...functions], indexes: [...indexes], rows };
+  return { triggers, partitions, functions: [...functions], indexes: [...indexes], rows };
 }
 
 /** Collects the payloads of `channel` on a connection of `url`. */

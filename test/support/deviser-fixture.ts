@@ -165,18 +165,24 @@ export async function insertAsGoIngester(sql: GoSql, rows: readonly GoIngesterRo
   }
 }
 
-/** Everything of deviser's a test compares before and after our services ran: its objects and rows. */
-export async function describeDeviserObjects(sql: GoSql): Promise<Record<string, unknown>> {
+/** The user triggers (name, definition) and partition names of a partitioned `table` (`schema.name`). */
+export async function describeTriggersAndPartitions(sql: postgres.Sql, table: string) {
   const triggers = await sql`
     select t.tgname as name, pg_get_triggerdef(t.oid) as def
-    from pg_trigger t where t.tgrelid = 'public.k8s_events'::regclass and not t.tgisinternal order by 1`;
+    from pg_trigger t where t.tgrelid = ${table}::regclass and not t.tgisinternal order by 1`;
   const partitions = await sql`
     select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
-    where i.inhparent = 'public.k8s_events'::regclass order by 1`;
+    where i.inhparent = ${table}::regclass order by 1`;
+  return { triggers: [...triggers], partitions: [...partitions] };
+}
+
+/** Everything of deviser's a test compares before and after our services ran: its objects and rows. */
+export async function describeDeviserObjects(sql: GoSql): Promise<Record<string, unknown>> {
+  const { triggers, partitions } = await describeTriggersAndPartitions(sql, 'public.k8s_events');
   const columns = await sql`
     select column_name as name, data_type as type from information_schema.columns
     where table_schema = 'public' and table_name = 'k8s_events' order by ordinal_position`;
   const [counts] = await sql`
     select (select count(*)::int from public.k8s_events) as events, (select count(*)::int from public.krateo_resources) as resources`;
-  return { triggers: [...triggers], partitions: [...partitions], columns: [...columns], counts };
+  return { triggers, partitions, columns: [...columns], counts };
 }
