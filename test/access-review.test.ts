@@ -73,6 +73,56 @@ describe('authorisation cache', () => {
     expect(asked).toEqual(['team-a']);
   });
 
+  test('a review in flight when the user\'s credentials for its cluster are revoked denies and is not kept; one for another cluster is unaffected', async () => {
+    // No cluster-wide rights anywhere; every namespace review waits until the test answers it, so the
+    // revocation lands while they are in flight.
+    const pending: ((allowed: boolean) => void)[] = [];
+    const authorizer = createAuthorizer({
+      check: (_creds, namespace) => (namespace === undefined ? Promise.resolve(false) : new Promise<boolean>((resolve) => pending.push(resolve))),
+      ttlMs: 1000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      credentials,
+      now: () => 0,
+    });
+    const inProd = authorizer.canList('alice', 'prod', 'team-a');
+    const inDev = authorizer.canList('alice', 'dev', 'team-a');
+    await waitFor(() => (pending.length === 2 ? true : undefined));
+    authorizer.revokeCluster('alice', 'prod');
+    // Asked again after the revocation: a review of its own, not the one sent with the old credentials.
+    const afterRevocation = authorizer.canList('alice', 'prod', 'team-a');
+    await waitFor(() => (pending.length === 3 ? true : undefined));
+    for (const answer of pending) answer(true);
+    expect([await inProd, await inDev, await afterRevocation]).toEqual([false, true, true]);
+    // What is kept is the answer to the review sent after the revocation.
+    expect([authorizer.peek('alice', 'prod', 'team-a'), authorizer.peek('alice', 'dev', 'team-a')]).toEqual([true, true]);
+  });
+
+  test('a review in flight during a revocation is not kept even when nobody asks again', async () => {
+    const pending: ((allowed: boolean) => void)[] = [];
+    const authorizer = createAuthorizer({
+      check: (_creds, namespace) => (namespace === undefined ? Promise.resolve(false) : new Promise<boolean>((resolve) => pending.push(resolve))),
+      ttlMs: 1000,
+      log: silentLogger,
+      metrics: createPresenterMetrics(),
+      credentials,
+      now: () => 0,
+    });
+    const inProd = authorizer.canList('alice', 'prod', 'team-a');
+    await waitFor(() => (pending.length === 1 ? true : undefined));
+    authorizer.revokeCluster('alice', 'prod');
+    pending[0]!(true);
+    expect(await inProd).toBe(false);
+    expect(authorizer.peek('alice', 'prod', 'team-a')).toBeUndefined();
+    authorizer.prune();
+    // Once nothing from before the revocation is in flight, a new review is kept as usual.
+    const next = authorizer.canList('alice', 'prod', 'team-a');
+    await waitFor(() => (pending.length === 2 ? true : undefined));
+    pending[1]!(true);
+    expect(await next).toBe(true);
+    expect(authorizer.peek('alice', 'prod', 'team-a')).toBe(true);
+  });
+
   test('a failed review denies, and the denial is kept for at most 5 s', async () => {
     let nowMs = 0;
     const authorizer = createAuthorizer({

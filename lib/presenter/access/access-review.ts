@@ -30,6 +30,8 @@ export interface Authorizer {
   /**
    * Drops every decision of `username` in `cluster` that allows (list and strict `get`), so the next
    * question about that cluster is asked again; returns how many were dropped (a scan of the cache).
+   * A review of that user and cluster still in flight was asked with the revoked credentials: it
+   * denies when it answers, and its answer is not kept.
    */
   revokeCluster(username: string, cluster: string): number;
   /** The cached decision when still fresh, else undefined (synchronous: the fan-out hot path). */
@@ -117,6 +119,11 @@ export function createAuthorizer(options: {
   // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
   const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(options.maxEntries ?? 100_000);
   const inFlight = new Map<string, Promise<boolean>>();
+  // Revocations so far, and per `user\0cluster\0` the count at its latest one: a review that began
+  // before it (an older count) was sent with the revoked credentials, so its answer must not stick.
+  let revocations = 0;
+  const revokedAt = new Map<string, number>();
+  const userClusterOf = ({ username, cluster }: { username: string; cluster: string }) => `${username}\u0000${cluster}\u0000`;
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
   /**
@@ -159,7 +166,8 @@ export function createAuthorizer(options: {
   const review = (key: string, question: Question): Promise<boolean> => {
     metrics.authzCacheMisses.add(1);
     const { username, cluster, namespace, target } = question;
-    const answer = scheduler.run(username, () => ask(question))
+    const askedAfter = revocations;
+    const answer: Promise<boolean> = scheduler.run(username, () => ask(question))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
         (err: unknown) => {
@@ -175,10 +183,12 @@ export function createAuthorizer(options: {
         },
       )
       .then(({ allowed, ttlMs }) => {
+        // Only this review's own slot: a revocation may have handed the key to a newer one.
+        if (inFlight.get(key) === answer) inFlight.delete(key);
+        if ((revokedAt.get(userClusterOf(question)) ?? 0) > askedAfter) return false;
         if (!allowed && namespace !== clusterKey) metrics.authzDenials.add(1);
         const at = now();
         cache.set(key, { allowed, expiresAt: at + ttlMs, refreshAt: at + ttlMs / 2 });
-        inFlight.delete(key);
         return allowed;
       });
     inFlight.set(key, answer);
@@ -200,9 +210,17 @@ export function createAuthorizer(options: {
     get size() {
       return cache.size;
     },
-    prune: () => cache.prune(now()),
+    prune() {
+      cache.prune(now());
+      // A revocation matters only while a review begun before it may still answer.
+      const pending = [...inFlight.keys()];
+      for (const prefix of revokedAt.keys()) if (!pending.some((key) => key.startsWith(prefix))) revokedAt.delete(prefix);
+    },
     revokeCluster(username, cluster) {
-      const prefix = `${username}\u0000${cluster}\u0000`;
+      const prefix = userClusterOf({ username, cluster });
+      revokedAt.set(prefix, ++revocations);
+      // Later questions start their own review instead of waiting for one sent with the old credentials.
+      for (const key of [...inFlight.keys()]) if (key.startsWith(prefix)) inFlight.delete(key);
       return cache.deleteWhere((key, entry) => entry.allowed && key.startsWith(prefix));
     },
     peek: (username, cluster, namespace) => peekUntil(username, cluster, namespace)?.allowed,
