@@ -68,8 +68,8 @@ async function checkClusterSecrets(username: string, checks: ClusterSecretChecks
  * Guarantees: a user whose clientconfig Secret is gone (or unusable) has every stream closed with
  * a `credentials_revoked` resume frame within two intervals; when a user's Secret for another
  * cluster is gone, the first pass that reads it so drops every decision allowing anything of that
- * cluster (nothing more of it is delivered, replayed or listed; a review already in flight may still
- * allow until the TTL) and, if one allowed something, closes every stream the same way; a rotated Secret's new credentials are used for later decisions; a
+ * cluster (nothing more of it is delivered, replayed or listed; a review already in flight then
+ * denies and is not kept) and, if one allowed something, closes every stream the same way; a rotated Secret's new credentials are used for later decisions; a
  * failed read (API server down) closes nothing and is retried next time (the decisions themselves
  * still fail closed). At most `lookupsAtOnce` users are checked at once, and one pass at a time.
  */
