@@ -123,6 +123,8 @@ export function createAuthorizer(options: {
   // before it (an older count) was sent with the revoked credentials, so its answer must not stick.
   let revocations = 0;
   const revokedAt = new Map<string, number>();
+  // Reviews not yet answered, per `user\0cluster\0` (the in-flight map forgets revoked ones).
+  const unanswered = new Map<string, number>();
   const userClusterOf = ({ username, cluster }: { username: string; cluster: string }) => `${username}\u0000${cluster}\u0000`;
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
@@ -167,6 +169,8 @@ export function createAuthorizer(options: {
     metrics.authzCacheMisses.add(1);
     const { username, cluster, namespace, target } = question;
     const askedAfter = revocations;
+    const userCluster = userClusterOf(question);
+    unanswered.set(userCluster, (unanswered.get(userCluster) ?? 0) + 1);
     const answer: Promise<boolean> = scheduler.run(username, () => ask(question))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
@@ -185,7 +189,10 @@ export function createAuthorizer(options: {
       .then(({ allowed, ttlMs }) => {
         // Only this review's own slot: a revocation may have handed the key to a newer one.
         if (inFlight.get(key) === answer) inFlight.delete(key);
-        if ((revokedAt.get(userClusterOf(question)) ?? 0) > askedAfter) return false;
+        const left = unanswered.get(userCluster)! - 1;
+        if (left === 0) unanswered.delete(userCluster);
+        else unanswered.set(userCluster, left);
+        if ((revokedAt.get(userCluster) ?? 0) > askedAfter) return false;
         if (!allowed && namespace !== clusterKey) metrics.authzDenials.add(1);
         const at = now();
         cache.set(key, { allowed, expiresAt: at + ttlMs, refreshAt: at + ttlMs / 2 });
@@ -213,8 +220,7 @@ export function createAuthorizer(options: {
     prune() {
       cache.prune(now());
       // A revocation matters only while a review begun before it may still answer.
-      const pending = [...inFlight.keys()];
-      for (const prefix of revokedAt.keys()) if (!pending.some((key) => key.startsWith(prefix))) revokedAt.delete(prefix);
+      for (const userCluster of revokedAt.keys()) if (!unanswered.has(userCluster)) revokedAt.delete(userCluster);
     },
     revokeCluster(username, cluster) {
       const prefix = userClusterOf({ username, cluster });
