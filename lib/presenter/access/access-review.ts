@@ -3,6 +3,7 @@ import { errorFields, type Logger } from '../../runtime/log.ts';
 import type { PresenterMetrics } from '../core/metrics.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import { createReviewScheduler } from './review-scheduler.ts';
+import { createRevocationLog } from './revocation-log.ts';
 import { requestAsUser, type UserCredentials } from './user-credentials.ts';
 
 /** Asks the API server, as the user, whether it may `list events` (cluster-wide when `namespace` is undefined). */
@@ -82,6 +83,8 @@ interface Question {
   target?: GroupResource;
 }
 
+const userClusterOf = ({ username, cluster }: { username: string; cluster: string }) => `${username}\u0000${cluster}\u0000`;
+
 const keyOf = ({ username, cluster, namespace, target }: Question) =>
   `${username}\u0000${cluster}\u0000${namespace}${target ? `\u0000get\u0000${target.group}/${target.resource}` : ''}`;
 
@@ -119,13 +122,7 @@ export function createAuthorizer(options: {
   // refreshAt: half-way through the entry's own life (errors live 5 s, so they are not re-asked at once).
   const cache = new ExpiringMap<{ expiresAt: number; refreshAt: number; allowed: boolean }>(options.maxEntries ?? 100_000);
   const inFlight = new Map<string, Promise<boolean>>();
-  // Revocations so far, and per `user\0cluster\0` the count at its latest one: a review that began
-  // before it (an older count) was sent with the revoked credentials, so its answer must not stick.
-  let revocations = 0;
-  const revokedAt = new Map<string, number>();
-  // Reviews not yet answered, per `user\0cluster\0` (the in-flight map forgets revoked ones).
-  const unanswered = new Map<string, number>();
-  const userClusterOf = ({ username, cluster }: { username: string; cluster: string }) => `${username}\u0000${cluster}\u0000`;
+  const revocations = createRevocationLog();
   const checkGet = options.checkGet ?? selfSubjectGetReview;
 
   /**
@@ -168,9 +165,7 @@ export function createAuthorizer(options: {
   const review = (key: string, question: Question): Promise<boolean> => {
     metrics.authzCacheMisses.add(1);
     const { username, cluster, namespace, target } = question;
-    const askedAfter = revocations;
-    const userCluster = userClusterOf(question);
-    unanswered.set(userCluster, (unanswered.get(userCluster) ?? 0) + 1);
+    const ticket = revocations.begin(userClusterOf(question));
     const answer: Promise<boolean> = scheduler.run(username, () => ask(question))
       .then(
         (allowed) => ({ allowed, ttlMs: options.ttlMs }),
@@ -189,10 +184,7 @@ export function createAuthorizer(options: {
       .then(({ allowed, ttlMs }) => {
         // Only this review's own slot: a revocation may have handed the key to a newer one.
         if (inFlight.get(key) === answer) inFlight.delete(key);
-        const left = unanswered.get(userCluster)! - 1;
-        if (left === 0) unanswered.delete(userCluster);
-        else unanswered.set(userCluster, left);
-        if ((revokedAt.get(userCluster) ?? 0) > askedAfter) return false;
+        if (revocations.end(ticket)) return false;
         if (!allowed && namespace !== clusterKey) metrics.authzDenials.add(1);
         const at = now();
         cache.set(key, { allowed, expiresAt: at + ttlMs, refreshAt: at + ttlMs / 2 });
@@ -219,12 +211,11 @@ export function createAuthorizer(options: {
     },
     prune() {
       cache.prune(now());
-      // A revocation matters only while a review begun before it may still answer.
-      for (const userCluster of revokedAt.keys()) if (!unanswered.has(userCluster)) revokedAt.delete(userCluster);
+      revocations.prune();
     },
     revokeCluster(username, cluster) {
       const prefix = userClusterOf({ username, cluster });
-      revokedAt.set(prefix, ++revocations);
+      revocations.revoke(prefix);
       // Later questions start their own review instead of waiting for one sent with the old credentials.
       for (const key of [...inFlight.keys()]) if (key.startsWith(prefix)) inFlight.delete(key);
       return cache.deleteWhere((key, entry) => entry.allowed && key.startsWith(prefix));
