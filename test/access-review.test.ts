@@ -28,6 +28,23 @@ function buildAuthorizer(ttlMs = 1000) {
   return { authorizer, allowed, asked, setNow: (ms: number) => void (nowMs = ms) };
 }
 
+/**
+ * An authorizer with no cluster-wide rights anywhere, whose namespace reviews each wait until the
+ * test answers them through `pending` (so a revocation can land while they are in flight).
+ */
+function buildHeldAuthorizer() {
+  const pending: ((allowed: boolean) => void)[] = [];
+  const authorizer = createAuthorizer({
+    check: (_creds, namespace) => (namespace === undefined ? Promise.resolve(false) : new Promise<boolean>((resolve) => pending.push(resolve))),
+    ttlMs: 1000,
+    log: silentLogger,
+    metrics: createPresenterMetrics(),
+    credentials,
+    now: () => 0,
+  });
+  return { authorizer, pending };
+}
+
 describe('authorisation cache', () => {
   test('a decision is asked once, then served from the cache until its TTL passes', async () => {
     const { authorizer, asked, setNow } = buildAuthorizer(1000);
@@ -74,17 +91,7 @@ describe('authorisation cache', () => {
   });
 
   test('a review in flight when the user\'s credentials for its cluster are revoked denies and is not kept; one for another cluster is unaffected', async () => {
-    // No cluster-wide rights anywhere; every namespace review waits until the test answers it, so the
-    // revocation lands while they are in flight.
-    const pending: ((allowed: boolean) => void)[] = [];
-    const authorizer = createAuthorizer({
-      check: (_creds, namespace) => (namespace === undefined ? Promise.resolve(false) : new Promise<boolean>((resolve) => pending.push(resolve))),
-      ttlMs: 1000,
-      log: silentLogger,
-      metrics: createPresenterMetrics(),
-      credentials,
-      now: () => 0,
-    });
+    const { authorizer, pending } = buildHeldAuthorizer();
     const inProd = authorizer.canList('alice', 'prod', 'team-a');
     const inDev = authorizer.canList('alice', 'dev', 'team-a');
     await waitFor(() => (pending.length === 2 ? true : undefined));
@@ -99,15 +106,7 @@ describe('authorisation cache', () => {
   });
 
   test('a review in flight during a revocation is not kept even when nobody asks again and the caches are swept meanwhile', async () => {
-    const pending: ((allowed: boolean) => void)[] = [];
-    const authorizer = createAuthorizer({
-      check: (_creds, namespace) => (namespace === undefined ? Promise.resolve(false) : new Promise<boolean>((resolve) => pending.push(resolve))),
-      ttlMs: 1000,
-      log: silentLogger,
-      metrics: createPresenterMetrics(),
-      credentials,
-      now: () => 0,
-    });
+    const { authorizer, pending } = buildHeldAuthorizer();
     const inProd = authorizer.canList('alice', 'prod', 'team-a');
     await waitFor(() => (pending.length === 1 ? true : undefined));
     authorizer.revokeCluster('alice', 'prod');
