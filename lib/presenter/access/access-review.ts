@@ -83,10 +83,11 @@ interface Question {
   target?: GroupResource;
 }
 
+// Every decision key starts with its user and cluster, which is what revokeCluster matches on.
 const userClusterOf = ({ username, cluster }: { username: string; cluster: string }) => `${username}\u0000${cluster}\u0000`;
 
-const keyOf = ({ username, cluster, namespace, target }: Question) =>
-  `${username}\u0000${cluster}\u0000${namespace}${target ? `\u0000get\u0000${target.group}/${target.resource}` : ''}`;
+const keyOf = (question: Question) =>
+  `${userClusterOf(question)}${question.namespace}${question.target ? `\u0000get\u0000${question.target.group}/${question.target.resource}` : ''}`;
 
 /**
  * Caches decisions per (user, cluster, namespace) — and, for strict mode's `get`, per (user,
