@@ -11,8 +11,17 @@ const resumeFrame = (seq: number, reason: string) =>
 describe('presenter stream lifetime', () => {
   test('a stream is closed at the token\'s exp with a token_expired resume frame', async () => {
     await using h = await startPresenterHarness();
-    await h.addUser('alice', listEventsIn(['team-a']));
-    const token = tokenFor('alice', { exp: Math.floor(Date.now() / 1000) + 2 });
+    const longToken = await h.addUser('alice', listEventsIn(['team-a']));
+    // Alice's credentials, access decisions and the database connections are made warm first by a
+    // stream whose token outlives the test, so the short-lived stream's row cannot lose a race
+    // against its own expiry to a cold start on a loaded machine.
+    {
+      await using warm = await openSse(`${h.url}/notifications`, { authorization: `Bearer ${longToken}` });
+      await warm.next();
+      const [warmSeq] = await h.insert(buildRecord({ namespace: 'team-a' }));
+      expect((await warm.next()).id).toBe(String(warmSeq));
+    }
+    const token = tokenFor('alice', { exp: Math.ceil(Date.now() / 1000) + 3 });
     await using stream = await openSse(`${h.url}/notifications`, { authorization: `Bearer ${token}` });
     await stream.next();
     const [seq] = await h.insert(buildRecord({ namespace: 'team-a' }));

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { createLogger } from '../lib/runtime/log.ts';
 import { createTelemetry } from '../lib/runtime/telemetry.ts';
+import { waitFor } from './support/wait.ts';
 
 describe('telemetry', () => {
   test('metrics are exported as OTLP protobuf, and a collector that never answers holds shutdown for at most its timeout', async () => {
@@ -31,8 +32,10 @@ describe('telemetry', () => {
     answer = false;
     const second = createTelemetry({ serviceName: 'events-test', enabled: true, exportIntervalMs: 60_000, log, url });
     second.meter.createCounter('events_test.things').add(1);
-    await second.shutdown(300);
-    // Shutdown returned while the collector still holds the export: it did not wait for the answer.
+    const stopping = second.shutdown(300);
+    await waitFor(() => held.length === 1, { what: 'the export the collector holds' });
+    // The collector never answers while shutdown is awaited: it returns without the answer.
+    await stopping;
     expect({ held: held.length, answered: posts.length }).toEqual({ held: 1, answered: 2 });
     expect(lines.some((l) => JSON.parse(l).msg === 'metrics shutdown timed out')).toBe(true);
     for (const release of held) release();
