@@ -189,7 +189,7 @@ describe('authorisation across clusters', () => {
 
     c.h.sim.deleteSecret(authnNamespace, 'alice-prod-clientconfig');
     await c.h.presenter.checkSessions();
-    const [resume] = await alice.until((f) => f.event === 'resume', 5000);
+    const [resume] = await alice.until((f) => f.event === 'resume');
     expect({ event: resume!.event, data: JSON.parse(resume!.data!) }).toEqual({ event: 'resume', data: { last_event_id: String(before), reason: 'credentials_revoked' } });
 
     // Her main Secret is still there: she resumes, and gets dev rows but nothing more of prod.

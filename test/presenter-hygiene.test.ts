@@ -42,7 +42,7 @@ describe('a quiet stream and Bun\'s idle cut-off', () => {
     expect((await stream.next()).id).toBe(String(warmSeq));
     const openedAt = Date.now();
     const plain = await idleKeepAlive(h.presenter.port);
-    await waitFor(() => (plain.answer.includes('"status":"ok"') ? true : undefined), { timeoutMs: 2000, what: 'the keep-alive answer' });
+    await waitFor(() => (plain.answer.includes('"status":"ok"') ? true : undefined), { what: 'the keep-alive answer' });
     const cutAt = await waitFor(() => plain.closedAt, { timeoutMs: 10_000, what: 'the idle keep-alive connection to be cut' });
     // The stream has been idle longer than the connection just cut. Bun checks idleness in steps of a
     // few seconds, so wait one more step before proving the stream still delivers.
@@ -79,7 +79,7 @@ describe('secrets never reach the logs', () => {
     h.sim.failNext(5, 500, 'selfsubjectaccessreviews');
     const reviewFailed = await fetch(`${h.url}/events`, { headers: { authorization: `Bearer ${bobToken}` } });
     expect([bearer.status, refused.status, noSecret.status, reviewFailed.status]).toEqual([200, 401, 401, 200]);
-    await waitFor(() => (lines.some((l) => l.includes('access review failed')) ? true : undefined), { timeoutMs: 2000, what: 'the review failure log' });
+    await waitFor(() => (lines.some((l) => l.includes('access review failed')) ? true : undefined), { what: 'the review failure log' });
 
     const text = lines.join('');
     const leaks = {

@@ -25,6 +25,6 @@ describe('presenter probes and shutdown', () => {
     const last = await s.next();
     expect(open.id).toBe('0');
     expect(last.text).toBe(`id: 0\nevent: resume\ndata: {"last_event_id":"0","reason":"shutdown"}\n\n`);
-    await expect(s.next(2000)).rejects.toThrow('stream ended');
+    await expect(s.next()).rejects.toThrow('stream ended');
   });
 });

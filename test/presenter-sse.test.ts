@@ -58,7 +58,7 @@ describe('GET /notifications', () => {
     const token = await h.addUser('alice', listEventsIn(['team-a']));
     await using stream = await openSse(`${h.url}/notifications`, bearer(token));
     await stream.next();
-    const heartbeats = [await stream.next(2000), await stream.next(2000), await stream.next(2000), await stream.next(2000)];
+    const heartbeats = [await stream.next(), await stream.next(), await stream.next(), await stream.next()];
     expect(heartbeats.map((f) => f.text)).toEqual(Array(4).fill(': heartbeat\n\n'));
     expect(stream.ended).toBe(false);
   });
@@ -141,7 +141,7 @@ describe('GET /notifications', () => {
         buildRecord({ namespace: 'team-a' }),
       );
       // Alice gets her rows while bob's decisions are still pending, and bob has nothing yet.
-      await waitFor(() => (held.length > 0 ? true : undefined), { timeoutMs: 5000, what: "bob's review held" });
+      await waitFor(() => (held.length > 0 ? true : undefined), { what: "bob's review held" });
       expect(eventFrames(await a.until((f) => f.id === String(early[4]))).map((f) => f.id)).toEqual([early[0], early[4]].map(String));
       expect([held.length > 0, b.received]).toEqual([true, bobOpen.text]);
 

@@ -68,7 +68,7 @@ export function createKrateoLikeClient(options: { url: string; token: string }) 
     /** Every `krateo` message received, duplicates included. */
     deliveries,
     requestedUrls,
-    async waitForDeliveries(count: number, timeoutMs = 5000) {
+    async waitForDeliveries(count: number, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (deliveries.length < count) {
         const remaining = deadline - Date.now();

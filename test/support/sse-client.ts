@@ -11,7 +11,7 @@ export interface SseClient extends AsyncDisposable {
   response: Response;
   /** Every byte received so far, decoded. */
   readonly received: string;
-  /** The next complete frame, waiting at most `timeoutMs`. */
+  /** The next complete frame, waiting at most `timeoutMs` (default 10 s, as `waitFor`). */
   next(timeoutMs?: number): Promise<SseFrame>;
   /** Frames until `predicate` holds for one (included), skipping nothing. */
   until(predicate: (frame: SseFrame) => boolean, timeoutMs?: number): Promise<SseFrame[]>;
@@ -65,7 +65,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
       notify?.();
     })();
   }
-  const next = async (timeoutMs = 5000) => {
+  const next = async (timeoutMs = 10_000) => {
     const deadline = Date.now() + timeoutMs;
     while (frames.length === 0) {
       if (ended) throw new Error('stream ended');
@@ -91,7 +91,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
       return ended && frames.length === 0;
     },
     next,
-    async until(predicate, timeoutMs = 5000) {
+    async until(predicate, timeoutMs = 10_000) {
       const out: SseFrame[] = [];
       for (;;) {
         const frame = await next(timeoutMs);
