@@ -3,7 +3,7 @@
 // namespaces without events cost no review.
 import { describe, expect, test } from 'bun:test';
 import { createAuthorizer, type AccessCheck } from '../lib/presenter/access/access-review.ts';
-import { createCredentialStore, type UserCredentials } from '../lib/presenter/access/user-credentials.ts';
+import { createCredentialStore, missingSecretTtlMs, type UserCredentials } from '../lib/presenter/access/user-credentials.ts';
 import { createPresenterMetrics } from '../lib/presenter/core/metrics.ts';
 import { silentLogger } from '../lib/runtime/log.ts';
 import { buildRecord } from './support/builders.ts';
@@ -82,6 +82,37 @@ describe('bounded authorisation state', () => {
     secrets.delete('alice-prod-clientconfig');
     expect(await store.refresh('alice', 'alice-prod-clientconfig')).toBeUndefined();
     expect(await tokenNow()).toBeUndefined();
+  });
+
+  test('a Secret found missing is read again after missingSecretTtlMs, not the whole TTL, so a deleted-and-recreated Secret locks its user out no longer', async () => {
+    const clock = manualClock();
+    const secrets = new Map<string, Record<string, string>>();
+    const reads: string[] = [];
+    const readSecret = async (_namespace: string, name: string) => {
+      reads.push(name);
+      return secrets.get(name);
+    };
+    const store = createCredentialStore({ readSecret, namespace: 'krateo-system', ttlMs: 30_000, now: clock.now });
+    const tokenNow = async () => (await store.current('alice'))?.token;
+    // Found missing by a lookup, and by the session guard's refresh: each remembered only briefly.
+    expect(await tokenNow()).toBeUndefined();
+    secrets.set('alice-clientconfig', { 'server-url': b64('https://k8s.example'), token: b64('recreated') });
+    clock.advance(missingSecretTtlMs - 1);
+    expect(await tokenNow()).toBeUndefined();
+    clock.advance(1);
+    expect(await tokenNow()).toBe('recreated');
+    secrets.delete('alice-clientconfig');
+    expect(await store.refresh('alice')).toBeUndefined();
+    secrets.set('alice-clientconfig', { 'server-url': b64('https://k8s.example'), token: b64('again') });
+    clock.advance(missingSecretTtlMs - 1);
+    expect(await tokenNow()).toBeUndefined();
+    clock.advance(1);
+    expect(await tokenNow()).toBe('again');
+    // A Secret that exists is still kept for the whole TTL.
+    secrets.set('alice-clientconfig', { 'server-url': b64('https://k8s.example'), token: b64('rotated') });
+    clock.advance(29_999);
+    expect(await tokenNow()).toBe('again');
+    expect(reads).toEqual(Array(4).fill('alice-clientconfig'));
   });
 
   test('/events filters naming a thousand namespaces that hold no events send no review for them', async () => {

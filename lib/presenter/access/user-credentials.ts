@@ -64,12 +64,16 @@ export function parseClientConfig(data: Record<string, string>): UserCredentials
   return hasCert || creds.token ? creds : undefined;
 }
 
+/** A missing or unusable Secret is remembered this long at most (a recreated one is seen after it). */
+export const missingSecretTtlMs = 5000;
+
 /**
  * Caches each Secret's credentials for `ttlMs`, so a changed or deleted Secret takes effect within
- * that time; concurrent lookups for one user share one read. Read errors are not cached; `get`
- * turns them into `no_credentials` (failing closed), a missing Secret too. Entries are written in
- * expiry order, so each lookup (and `prune`) drops the expired ones from the oldest end: nothing
- * outlives its TTL by more than the next lookup or prune.
+ * that time; concurrent lookups for one user share one read. A Secret found missing or unusable is
+ * remembered for at most `missingSecretTtlMs`, so one deleted and created again (a rotation) locks
+ * its user out for no longer than that. Read errors are not cached; `get` turns them into
+ * `no_credentials` (failing closed), a missing Secret too. A lookup never uses an expired entry;
+ * `prune` drops expired ones from the oldest end.
  */
 export function createCredentialStore(options: {
   readSecret: SecretReader;
@@ -88,14 +92,26 @@ export function createCredentialStore(options: {
   };
   const read = (secretName: string) =>
     options.readSecret(options.namespace, secretName).then((data) => (data === undefined ? undefined : parseClientConfig(data)));
+  // Only ever made earlier, so the oldest-first sweep of `prune` still finds every expired entry
+  // within one TTL, and a lookup checks the entry's own time as well.
+  const expireSoonIfMissing = (entry: { expiresAt: number }, creds: UserCredentials | undefined) => {
+    if (creds === undefined) entry.expiresAt = Math.min(entry.expiresAt, now() + Math.min(options.ttlMs, missingSecretTtlMs));
+  };
   const current = (username: string, secretName = `${username}-clientconfig`) => {
     prune();
     let entry = cache.get(secretName);
+    if (entry && entry.expiresAt <= now()) {
+      cache.delete(secretName);
+      entry = undefined;
+    }
     if (!entry) {
       const value = read(secretName);
       const created = (entry = { expiresAt: now() + options.ttlMs, value });
       cache.set(secretName, created);
-      value.catch(() => cache.get(secretName) === created && cache.delete(secretName));
+      value.then(
+        (creds) => expireSoonIfMissing(created, creds),
+        () => cache.get(secretName) === created && cache.delete(secretName),
+      );
     }
     return entry.value;
   };
@@ -104,9 +120,11 @@ export function createCredentialStore(options: {
     prune,
     async refresh(username, secretName = `${username}-clientconfig`) {
       const creds = await read(secretName);
-      // Deleted first: written again it is the newest entry, so expiry order holds.
+      // Deleted first: written again it is the newest entry, at the young end of the sweep.
       cache.delete(secretName);
-      cache.set(secretName, { expiresAt: now() + options.ttlMs, value: Promise.resolve(creds) });
+      const entry = { expiresAt: now() + options.ttlMs, value: Promise.resolve(creds) };
+      expireSoonIfMissing(entry, creds);
+      cache.set(secretName, entry);
       return creds;
     },
     get size() {
