@@ -1,50 +1,14 @@
 // Talks to the presenter: the token kept in this tab, JSON requests and the query strings they take.
 
+import type { EventsPage as ServerEventsPage, KrateoEventPayload } from '../lib/presenter/core/wire.ts';
+
+export type { Facets, FacetValue, Histogram, HistogramBucket } from '../lib/presenter/core/wire.ts';
+
 /** An event as `/events` and the live stream give it (`raw` only from `/events`). */
-export interface EventPayload {
-  event_id: string;
-  global_uid: string;
-  cluster_name: string;
-  namespace: string;
-  resource_kind: string;
-  resource_name: string;
-  involved_object_uid: string | null;
-  event_type: string;
-  reason: string | null;
-  message: string | null;
-  composition_id: string | null;
-  created_at: string;
-  raw?: string;
-}
+export type EventPayload = KrateoEventPayload & { raw?: string };
 
-export interface EventsPage {
-  resources: EventPayload[];
-  cursor?: string;
-}
-
-export interface HistogramBucket {
-  start: string;
-  normal: number;
-  warning: number;
-  other: number;
-}
-
-export interface Histogram {
-  bucket: string;
-  total: number;
-  buckets: HistogramBucket[];
-}
-
-export interface FacetValue {
-  value: string;
-  count: number;
-}
-
-export interface Facets {
-  reasons: FacetValue[];
-  namespaces: FacetValue[];
-  kinds: FacetValue[];
-}
+/** A page of `/events`, its rows read as the live stream's are. */
+export type EventsPage = Omit<ServerEventsPage, 'resources'> & { resources: EventPayload[] };
 
 const tokenKey = 'events-console-token';
 

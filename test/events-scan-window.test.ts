@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import type { EventRecord } from '../lib/storage/event-store.ts';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { buildRecord } from './support/builders.ts';
 import { listEventsIn, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';
 

@@ -3,7 +3,7 @@
 // its `proxy-url` when one is given.
 import { describe, expect, test } from 'bun:test';
 import { createCertificateAuthority } from '../dev/simulator/ca.ts';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { buildRecord } from './support/builders.ts';
 import { startConnectProxy } from './support/connect-proxy.ts';
 import { authnNamespace, listEventsIn, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';

@@ -3,7 +3,7 @@
 // second simulator with its own CA and RBAC; `edge` maps to the prod simulator with the users'
 // main clientconfig (shared identity); rows of `staging` have no mapping.
 import { describe, expect, test } from 'bun:test';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { startSimulator, type RbacRule, type Simulator } from '../dev/simulator/index.ts';
 import { buildRecord } from './support/builders.ts';
 import { authnNamespace, listEventsIn, startPresenterHarness, tokenFor, type PresenterHarness } from './support/presenter-harness.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { buildRecord } from './support/builders.ts';
 import { buildKubeEvent, startTestIngester, waitFor } from './support/ingester-fixtures.ts';
 import { listEventsIn, startPresenterHarness, type PresenterHarness } from './support/presenter-harness.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { buildRecord } from './support/builders.ts';
 import { createKrateoLikeClient } from './support/krateo-client.ts';
 import { listEventsIn, startPresenterHarness } from './support/presenter-harness.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { EventsPage } from '../lib/presenter/events-query.ts';
+import type { EventsPage } from '../lib/presenter/core/wire.ts';
 import { createKindResolver, parseResourceKind } from '../lib/presenter/access/kind-resolver.ts';
 import { createDiscoveryClient } from '../lib/kube/discovery.ts';
 import { silentLogger } from '../lib/runtime/log.ts';

@@ -3,6 +3,7 @@ import type { Sql } from '../storage/db.ts';
 import { parseDurationMs } from '../runtime/duration.ts';
 import { scopeToSql, type VisibleScope } from './access/event-visibility.ts';
 import { andAll, filtersToSql, InputError, listParam, parseFilters, type EventFilters, type FilterInput } from './core/filters.ts';
+import type { FacetValue, Facets, Histogram, HistogramBucket } from './core/wire.ts';
 
 /** Window of an aggregate when `since` is absent. */
 export const defaultAggregateWindowMs = 86_400_000;
@@ -22,36 +23,6 @@ export interface AggregateRequest {
 export interface HistogramRequest extends AggregateRequest {
   bucketMs: number;
   bucket: string;
-}
-
-/** One bucket: events (latest versions) created in `[start, start + bucket)`, by type. */
-export interface HistogramBucket {
-  start: string;
-  normal: number;
-  warning: number;
-  other: number;
-}
-
-/** The `/events/histogram` answer; `total` is the sum of all buckets. */
-export interface Histogram {
-  bucket: string;
-  since: string;
-  until: string;
-  total: number;
-  buckets: HistogramBucket[];
-}
-
-/** A facet value and how many events (latest versions) have it. */
-export interface FacetValue {
-  value: string;
-  count: number;
-}
-
-/** The `/events/facets` answer: the most frequent values, most frequent first. */
-export interface Facets {
-  reasons: FacetValue[];
-  namespaces: FacetValue[];
-  kinds: FacetValue[];
 }
 
 /** Parses the filters of an aggregate and closes its window (default: the last 24 h; at most 31 days). */

@@ -3,18 +3,8 @@ import type { StoredEvent } from '../storage/event-store.ts';
 import { scopeToSql, type VisibleScope } from './access/event-visibility.ts';
 import { decodeEventsCursor, encodeEventsCursor, type EventsCursor } from './core/cursor.ts';
 import { andAll, filtersToSql, InputError, listParam, parseFilters, type EventFilters, type FilterInput } from './core/filters.ts';
-import { toKrateoPayload, type KrateoEventPayload } from './sse/frames.ts';
-
-/** One `/events` resource: the Krateo payload plus `raw`, the stored event as a JSON string. */
-export interface EventResource extends KrateoEventPayload {
-  raw: string;
-}
-
-/** The Krateo envelope. `cursor` is present only when another page exists. */
-export interface EventsPage {
-  resources: EventResource[];
-  cursor?: string;
-}
+import type { EventResource, EventsPage } from './core/wire.ts';
+import { toKrateoPayload } from './sse/frames.ts';
 
 /** A validated `/events` request. */
 export interface EventsRequest {

@@ -1,22 +1,7 @@
 import type { StoredEvent } from '../../storage/event-store.ts';
+import type { KrateoEventPayload } from '../core/wire.ts';
 
 const encoder = new TextEncoder();
-
-/** The Krateo SSE payload: a flat object with exactly these snake_case keys, in this order (no `raw`). */
-export interface KrateoEventPayload {
-  event_id: string;
-  global_uid: string;
-  cluster_name: string;
-  namespace: string;
-  resource_kind: string;
-  resource_name: string;
-  involved_object_uid: string | null;
-  event_type: string;
-  reason: string | null;
-  message: string | null;
-  composition_id: string | null;
-  created_at: string;
-}
 
 /**
  * `2026-12-06T10:00:00.654300Z` → `2026-12-06T10:00:00.6543Z`, `….000000Z` → `…:00Z`: the stored
