@@ -50,6 +50,8 @@ describe('partition maintenance', () => {
 
   test('ensuring partitions is idempotent and safe from several sessions at once', async () => {
     await using db = await emptyPartitionedDatabase('America/Los_Angeles');
+    // A fixed day is the subject, not the clock: US daylight saving time ends on 2026-11-01, and
+    // the days are given explicitly (no retention runs), so the test does not expire.
     const created = await Promise.all([0, 1, 2, 3].map(() => ensurePartitions(db.sql, '2026-11-01', 5)));
     expect(created.reduce((a, b) => a + b, 0)).toBe(5);
     expect(await ensurePartitions(db.sql, '2026-11-01', 5)).toBe(0);

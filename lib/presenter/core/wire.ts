@@ -1,6 +1,10 @@
 // The JSON the presenter answers with, as types only. This file imports nothing, so the Events
 // console (console/, a DOM-only build) shares these shapes instead of spelling them again.
 
+// The payload's field names equal columns of `k8s_events` (storage's EventRecord), yet they are
+// spelled here on purpose: this is the contract with the Krateo frontend and must not follow a
+// column rename, and this file may import nothing.
+
 /** The Krateo SSE payload: a flat object with exactly these snake_case keys, in this order (no `raw`). */
 export interface KrateoEventPayload {
   event_id: string;
